@@ -1,0 +1,44 @@
+// The test side of the local control plane. Under `npm test` one control plane serves the whole run and its
+// kubeconfig arrives in SECRETWIRE_TEST_KUBECONFIG; a test file run on its own starts a private one instead.
+import { randomBytes } from 'node:crypto'
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
+import tap, { type Test } from 'tap'
+import { startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
+
+
+let own: Promise<ControlPlane> | undefined
+
+/** Admin access to the run's control plane. */
+export async function kubeConfig(): Promise<KubeConfig> {
+  const path = process.env.SECRETWIRE_TEST_KUBECONFIG
+  if (path !== undefined && path !== '') {
+    const kc = new KubeConfig()
+    kc.loadFromFile(path)
+    return kc
+  }
+  return (await ownControlPlane()).kubeConfig()
+}
+
+/**
+ * A control plane this process owns: needed by tests that stop or pause the API server, which must not disturb
+ * the tests sharing the run's control plane.
+ */
+export function ownControlPlane(): Promise<ControlPlane> {
+  if (own === undefined) {
+    own = startControlPlane()
+    tap.teardown(async () => { await (await own!).stop() })
+  }
+  return own
+}
+
+/**
+ * Creates a namespace for one test and deletes it afterwards, so tests never see each other's objects.
+ * (No namespace controller runs here: a deleted namespace stays Terminating, which is harmless.)
+ */
+export async function freshNamespace(t: Test, kc: KubeConfig, prefix = 't'): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`
+  const core = kc.makeApiClient(CoreV1Api)
+  await core.createNamespace({ body: { metadata: { name, annotations: { 'secretwire.test/name': t.fullname.slice(0, 250) } } } })
+  t.teardown(async () => { await core.deleteNamespace({ name }).catch(() => undefined) })
+  return name
+}

@@ -1,0 +1,54 @@
+// Registers webhooks with the local API server, scoped to one test namespace so parallel test files never see
+// each other's webhooks.
+import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhook } from '@kubernetes/client-node'
+import type { Test } from 'tap'
+
+
+export interface WebhookRegistration {
+  readonly namespace: string
+  readonly url: string
+  readonly caBundle: string
+  readonly rules?: V1MutatingWebhook['rules']
+  readonly timeoutSeconds?: number
+  readonly failurePolicy?: 'Fail' | 'Ignore'
+}
+
+export const podCreate: V1MutatingWebhook['rules'] = [
+  { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] },
+]
+
+export async function registerMutatingWebhook(t: Test, kc: KubeConfig, reg: WebhookRegistration): Promise<string> {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api)
+  const name = `test-${reg.namespace}`
+  await api.createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name },
+      webhooks: [{
+        name: 'mutate.secretwire.test',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'NoneOnDryRun',
+        failurePolicy: reg.failurePolicy ?? 'Fail',
+        timeoutSeconds: reg.timeoutSeconds ?? 5,
+        reinvocationPolicy: 'IfNeeded',
+        clientConfig: { url: reg.url, caBundle: reg.caBundle },
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': reg.namespace } },
+        rules: reg.rules ?? podCreate,
+      }],
+    },
+  })
+  t.teardown(async () => { await api.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined) })
+  return name
+}
+
+/**
+ * The API server learns of a new webhook configuration through an informer, a moment after the create returns.
+ * Polls `probe` (typically a dry-run create that should come back mutated) until it says the webhook answers.
+ */
+export async function untilWebhookAnswers(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await probe()) return
+    if (Date.now() > deadline) throw new Error(`webhook not in effect after ${timeoutMs} ms`)
+    await new Promise((res) => setTimeout(res, 100))
+  }
+}

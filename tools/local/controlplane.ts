@@ -1,0 +1,101 @@
+// Starts the project's local control plane (real etcd + kube-apiserver from tools/controlplane) and talks to it.
+// The Go launcher owns the servers; this side owns the launcher through its stdin, so when this process ends,
+// however it ends, the launcher sees EOF and tears everything down.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { KubeConfig } from '@kubernetes/client-node'
+import { buildGo } from './gobuild.ts'
+import { esoCrdFiles } from './eso.ts'
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const moduleDir = join(repoRoot, 'tools', 'controlplane')
+
+export interface ControlPlaneInfo {
+  readonly kubeconfig: string
+  readonly server: string
+  readonly caFile: string
+  readonly dir: string
+  readonly apiserverPid: number
+  readonly etcdPid: number
+  readonly readyMillis: number
+}
+
+/** Fault-injection commands the launcher understands (tools/controlplane/cmd/controlplane/commands.go). */
+export type ControlPlaneCommand = 'stop-apiserver' | 'start-apiserver' | 'pause-apiserver' | 'resume-apiserver'
+
+export interface ControlPlane {
+  readonly info: ControlPlaneInfo
+  kubeConfig(): KubeConfig
+  command(command: ControlPlaneCommand): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Builds (or reuses) the Go binaries: etcd, kube-apiserver, kubectl and the launcher. */
+export async function buildControlPlane(): Promise<string> {
+  const goMod = await readFile(join(moduleDir, 'go.mod'), 'utf8')
+  const k8s = /^\s*k8s\.io\/kubernetes v(\d+)\.(\d+)\.(\S+)/m.exec(goMod)
+  if (k8s === null) throw new Error('tools/controlplane/go.mod does not require k8s.io/kubernetes')
+  const [, major, minor] = k8s
+  // Without these the binaries report v0.0.0-master.
+  const ldflags = [
+    `-X k8s.io/component-base/version.gitVersion=v${major}.${minor}.${k8s[3]}`,
+    `-X k8s.io/component-base/version.gitMajor=${major}`,
+    `-X k8s.io/component-base/version.gitMinor=${minor}`,
+  ].join(' ')
+  return buildGo({
+    name: 'controlplane',
+    moduleDir,
+    packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl'],
+    ldflags,
+  })
+}
+
+export async function startControlPlane(): Promise<ControlPlane> {
+  const [binDir, crds] = await Promise.all([buildControlPlane(), esoCrdFiles()])
+  const child = spawn(join(binDir, 'controlplane'), crds.flatMap((crd) => ['--crd', crd]), {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-16_384) })
+  const lines = createInterface({ input: child.stdout! })
+  const replies: Array<(line: string) => void> = []
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)))
+
+  const info = await new Promise<ControlPlaneInfo>((res, rej) => {
+    child.on('error', rej)
+    lines.once('line', (line) => res(JSON.parse(line) as ControlPlaneInfo))
+    void exited.then((code) => rej(new Error(
+      `the local control plane did not start (launcher exit ${code}):\n${stderr.trim()}`)))
+  })
+  lines.on('line', (line) => replies.shift()?.(line))
+
+  return {
+    info,
+    kubeConfig() {
+      const kc = new KubeConfig()
+      kc.loadFromFile(info.kubeconfig)
+      return kc
+    },
+    async command(command) {
+      const reply = await new Promise<string>((res, rej) => {
+        replies.push(res)
+        void exited.then(() => rej(new Error(`control plane exited before answering ${command}`)))
+        child.stdin!.write(`${command}\n`)
+      })
+      const parsed = JSON.parse(reply) as { ok?: boolean, error?: string }
+      if (parsed.ok !== true) throw new Error(`${command}: ${parsed.error ?? reply}`)
+    },
+    async stop() { await stopLauncher(child, exited) },
+  }
+}
+
+async function stopLauncher(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.stdin!.end()
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  await exited
+  clearTimeout(timer)
+}
