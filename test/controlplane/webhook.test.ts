@@ -31,7 +31,7 @@ t.test('a Pod created through the API server comes back mutated by a registered 
   t.teardown(() => new Promise<void>((res) => server.close(() => res())))
   const { port } = server.address() as AddressInfo
 
-  await registerMutatingWebhook(t, kc, { namespace, url: `https://127.0.0.1:${port}/mutate`, caBundle: tls.caBundle })
+  await registerMutatingWebhook(t, kc, { namespaces: [namespace], url: `https://127.0.0.1:${port}/mutate`, caBundle: tls.caBundle })
   const pod = (name: string): V1Pod => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'busybox' }] } })
   await untilWebhookAnswers(async () => {
     const probe = await core.createNamespacedPod({ namespace, body: pod('probe'), dryRun: 'All' })

@@ -5,7 +5,10 @@ import type { Test } from 'tap'
 
 
 export interface WebhookRegistration {
-  readonly namespace: string
+  /** Configuration name; webhooks run in name order. Default: test-NAMESPACE. */
+  readonly name?: string
+  /** The webhook sees only objects in these namespaces. */
+  readonly namespaces: readonly string[]
   readonly url: string
   readonly caBundle: string
   readonly rules?: V1MutatingWebhook['rules']
@@ -17,9 +20,16 @@ export const podCreate: V1MutatingWebhook['rules'] = [
   { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] },
 ]
 
+/** What deploy/ registers secretwire for: Pods at creation, workloads at creation and update. */
+export const secretwireRules: V1MutatingWebhook['rules'] = [
+  ...podCreate!,
+  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'] },
+  { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
+]
+
 export async function registerMutatingWebhook(t: Test, kc: KubeConfig, reg: WebhookRegistration): Promise<string> {
   const api = kc.makeApiClient(AdmissionregistrationV1Api)
-  const name = `test-${reg.namespace}`
+  const name = reg.name ?? `test-${reg.namespaces[0]}`
   await api.createMutatingWebhookConfiguration({
     body: {
       metadata: { name },
@@ -31,7 +41,9 @@ export async function registerMutatingWebhook(t: Test, kc: KubeConfig, reg: Webh
         timeoutSeconds: reg.timeoutSeconds ?? 5,
         reinvocationPolicy: 'IfNeeded',
         clientConfig: { url: reg.url, caBundle: reg.caBundle },
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': reg.namespace } },
+        namespaceSelector: {
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...reg.namespaces] }],
+        },
         rules: reg.rules ?? podCreate,
       }],
     },

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -24,7 +28,8 @@ func writeKubeconfig(path, server string, p *pki) (*rest.Config, error) {
 	return clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig()
 }
 
-// installCRDs creates the CRDs and waits until the API server serves them (envtest polls discovery).
+// installCRDs creates the CRDs, waits until the API server serves them (envtest polls discovery), then until
+// each can be listed: a CRD's watch cache answers 429 "storage is (re)initializing" for a moment after that.
 func installCRDs(ctx context.Context, cfg *rest.Config, files []string) error {
 	if len(files) == 0 {
 		return nil
@@ -33,8 +38,34 @@ func installCRDs(ctx context.Context, cfg *rest.Config, files []string) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		maxTime = time.Until(deadline)
 	}
-	_, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
+	crds, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
 		Paths: files, ErrorIfPathMissing: true, MaxTime: maxTime, PollInterval: 50 * time.Millisecond,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		for _, version := range crd.Spec.Versions {
+			if !version.Served {
+				continue
+			}
+			gvr := schema.GroupVersionResource{Group: crd.Spec.Group, Version: version.Name, Resource: crd.Spec.Names.Plural}
+			for {
+				_, err := client.Resource(gvr).List(ctx, v1.ListOptions{Limit: 1})
+				if err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%s not listable in time: %w", gvr, err)
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,45 @@
+// The admission handler, free of HTTP: request → plan → ensure → response. Every error becomes a denial here
+// and nowhere else, so whatever goes wrong the API server gets an answer within the deadline.
+import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './admission/review.ts'
+import { ensureObjects, type EnsureOutcome } from './ensure.ts'
+import { toStatus } from './errors.ts'
+import { describe } from './eso.ts'
+import type { ObjectStore } from './kube.ts'
+import { plan, type Plan, type PlanSettings } from './plan.ts'
+
+export interface AdmitDeps {
+  readonly settings: PlanSettings & { readonly apiTimeoutMs: number }
+  readonly store: ObjectStore
+}
+
+/** The response, and what happened, for logs and metrics. */
+export interface Admission {
+  readonly response: AdmissionResponse
+  readonly plan?: Plan
+  readonly ensured?: EnsureOutcome
+  readonly error?: unknown
+}
+
+export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise<Admission> {
+  let decided: Plan | undefined
+  try {
+    decided = plan(request, deps.settings)
+    if (!decided.wire) return { response: allowed(request.uid), plan: decided }
+    const ensured = await ensureObjects(decided.ensure, deps.store, {
+      dryRun: request.dryRun === true,
+      signal: AbortSignal.timeout(deps.settings.apiTimeoutMs),
+    })
+    const warnings = [...decided.warnings, ...ensureWarnings(ensured)]
+    return { response: patched(request.uid, decided.patch, warnings), plan: decided, ensured }
+  } catch (error) {
+    return { response: denied(request.uid, toStatus(error)), ...(decided && { plan: decided }), error }
+  }
+}
+
+function ensureWarnings(outcome: EnsureOutcome): string[] {
+  const warnings = outcome.wouldCreate.map((o) => `dry run: secretwire would create ${describe(o)}`)
+  for (const o of outcome.created) warnings.push(`secretwire created ${describe(o)}`)
+  const secrets = [...new Set(outcome.created.map((o) => o.metadata.name))]
+  if (secrets.length > 0) warnings.push(`Pods start once ESO has synced Secret ${secrets.join(', ')}`)
+  return warnings
+}

@@ -1,0 +1,96 @@
+// Reads secretwire's annotations into a typed request. Everything a user can get wrong in an annotation is
+// refused here, with the annotation and the offending value in the message.
+import { annotations, defaultEnvVar } from './contract.ts'
+import { InvalidAnnotation } from './errors.ts'
+import { isDnsLabel, isEnvVarName, sharedSecretNameProblem } from './names.ts'
+
+export interface Wiring {
+  /** Shared secret NAME → env var, in annotation order; one NAME may feed several env vars. */
+  readonly entries: readonly { readonly sharedSecret: string, readonly envVar: string }[]
+  /** Container names from the containers annotation; undefined means every container of `containers`. */
+  readonly containers: readonly string[] | undefined
+  /** The containers annotation as written (for messages about it). */
+  readonly containersValue: string
+  readonly warnings: readonly string[]
+}
+
+
+/**
+ * Reads the annotations of each metadata given (a workload's own and its pod template's: their union counts).
+ * Returns undefined when none carries the shared-secret annotation.
+ */
+export function readWiring(sources: readonly unknown[], prefix: string): Wiring | undefined {
+  const secretKey = `${prefix}/${annotations.sharedSecret.key}`
+  const containersKey = `${prefix}/${annotations.containers.key}`
+  const secretValues = values(sources, secretKey)
+  if (secretValues.length === 0) return undefined
+
+  const entries: { sharedSecret: string, envVar: string }[] = []
+  const warnings: string[] = []
+  const envSource = new Map<string, string>()
+  for (const value of secretValues) {
+    const items = split(value)
+    if (items.length === 0) throw new InvalidAnnotation(secretKey, value, 'names no shared secret')
+    const seen = new Set<string>()
+    for (const item of items) {
+      const entry = parseEntry(secretKey, value, item)
+      const id = `${entry.sharedSecret}=${entry.envVar}`
+      if (seen.has(id)) warnings.push(`${secretKey}: entry ${JSON.stringify(item)} is repeated`)
+      seen.add(id)
+      const previous = envSource.get(entry.envVar)
+      // The same entry on the workload and on its template is the expected union, not a repeat.
+      if (previous === entry.sharedSecret) continue
+      if (previous !== undefined) {
+        throw new InvalidAnnotation(secretKey, value,
+          `env var ${entry.envVar} would be set from both ${JSON.stringify(previous)} and ${JSON.stringify(entry.sharedSecret)}`)
+      }
+      envSource.set(entry.envVar, entry.sharedSecret)
+      entries.push(entry)
+    }
+  }
+
+  const containerValues = values(sources, containersKey)
+  let containers: string[] | undefined
+  for (const value of containerValues) {
+    const names = split(value)
+    if (names.length === 0) throw new InvalidAnnotation(containersKey, value, 'names no container')
+    for (const name of names) {
+      if (!isDnsLabel(name)) throw new InvalidAnnotation(containersKey, value, `${JSON.stringify(name)} is not a container name`)
+    }
+    containers = [...new Set([...(containers ?? []), ...names])]
+  }
+  return { entries, containers, containersValue: containerValues.join(', '), warnings }
+}
+
+function values(sources: readonly unknown[], key: string): string[] {
+  const found: string[] = []
+  for (const source of sources) {
+    const value = typeof source === 'object' && source !== null ? (source as Record<string, unknown>)[key] : undefined
+    if (typeof value === 'string' && !found.includes(value)) found.push(value)
+  }
+  return found
+}
+
+function split(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+}
+
+function parseEntry(key: string, value: string, item: string): { sharedSecret: string, envVar: string } {
+  const eq = item.indexOf('=')
+  const sharedSecret = (eq === -1 ? item : item.slice(0, eq)).trim()
+  const problem = sharedSecretNameProblem(sharedSecret)
+  if (problem !== undefined) throw new InvalidAnnotation(key, value, `${JSON.stringify(sharedSecret)} is not a valid NAME: ${problem}`)
+  if (eq === -1) {
+    const envVar = defaultEnvVar(sharedSecret)
+    if (!isEnvVarName(envVar)) {
+      throw new InvalidAnnotation(key, value,
+        `the default env var ${JSON.stringify(envVar)} for ${JSON.stringify(sharedSecret)} is not a C identifier: write ${sharedSecret}=ENV_VAR`)
+    }
+    return { sharedSecret, envVar }
+  }
+  const envVar = item.slice(eq + 1).trim()
+  if (!isEnvVarName(envVar)) {
+    throw new InvalidAnnotation(key, value, `${JSON.stringify(envVar)} is not a valid ENV_VAR: it must be a C identifier ([A-Za-z_][A-Za-z0-9_]*)`)
+  }
+  return { sharedSecret, envVar }
+}

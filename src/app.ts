@@ -1,0 +1,74 @@
+// The HTTP edge, built apart from listening so tests drive it with inject() or a real HTTPS port: decode the
+// AdmissionReview (anything else is a 400 that says why), hand the request to `admit`, write the review back.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { AdmissionReviewSchema, reviewResponse, type AdmissionReview } from './admission/review.ts'
+import type { Admission } from './admit.ts'
+import { AdmissionError } from './errors.ts'
+import type { AdmissionRequest } from './admission/review.ts'
+
+/** object + oldObject of the largest object etcd stores (1.5 MiB each), with room for the envelope. */
+export const maxBodyBytes = 6 * 1024 * 1024
+
+export interface AppOptions {
+  readonly admit: (request: AdmissionRequest) => Promise<Admission>
+  readonly logger: Logger
+  readonly https?: { readonly key: string | Buffer, readonly cert: string | Buffer }
+  /** Whether admissions can be served (readiness); defaults to always. */
+  readonly ready?: () => boolean
+}
+
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const serverOptions = {
+    loggerInstance: opts.logger,
+    // One line per admission, written by the route with what matters (uid, kind, outcome), instead of two per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: maxBodyBytes,
+    // Validation must never change the admitted object: no coercion, nothing removed, no defaults added.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    schemaErrorFormatter: (errors: { instancePath?: string, message?: string }[], dataVar: string) => new Error(
+      `not an admission.k8s.io/v1 AdmissionReview: ${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),
+  }
+  // One instance type for both: routes and tests do not care whether TLS terminates here.
+  const app = (opts.https === undefined
+    ? Fastify(serverOptions)
+    : Fastify({ ...serverOptions, https: { key: opts.https.key, cert: opts.https.cert } })) as unknown as FastifyInstance
+
+  app.post<{ Body: AdmissionReview }>('/mutate', { schema: { body: AdmissionReviewSchema } }, async (req) => {
+    const started = process.hrtime.bigint()
+    const { request } = req.body
+    const admission = await opts.admit(request)
+    logAdmission(req.log, request, admission, Number(process.hrtime.bigint() - started) / 1e6)
+    return reviewResponse(admission.response)
+  })
+
+  app.get('/healthz', async () => 'ok')
+  app.get('/readyz', async (_req, reply) => {
+    if (opts.ready !== undefined && !opts.ready()) return reply.code(503).send('not ready')
+    return 'ok'
+  })
+  return app
+}
+
+function logAdmission(log: FastifyBaseLogger, request: AdmissionRequest, admission: Admission, durationMs: number): void {
+  const metadata = (request.object?.metadata ?? {}) as { name?: string, generateName?: string }
+  const { response, plan, ensured, error } = admission
+  const entry = {
+    uid: request.uid,
+    kind: request.kind.kind,
+    namespace: request.namespace,
+    name: request.name || metadata.name || metadata.generateName,
+    operation: request.operation,
+    dryRun: request.dryRun === true,
+    allowed: response.allowed,
+    ...(response.status && { code: response.status.code, reason: response.status.message }),
+    ...(plan?.wire && { sharedSecrets: plan.sharedSecrets, patched: plan.patch.length > 0 }),
+    ...(ensured && { created: ensured.created.length }),
+    durationMs: Math.round(durationMs * 100) / 100,
+  }
+  if (error !== undefined && !(error instanceof AdmissionError)) {
+    log.error({ ...entry, err: error }, 'admission failed unexpectedly')
+  } else {
+    log.info(entry, response.allowed ? 'admitted' : 'denied')
+  }
+}

@@ -1,0 +1,84 @@
+// Settings, read once at start into one frozen object; nothing else reads process.env. Every setting, its
+// default and its doc are declared in contract.ts.
+import { readFileSync } from 'node:fs'
+import { settings, type InjectMode, type Strategy } from './contract.ts'
+import { ConfigError } from './errors.ts'
+import { isDnsLabel, isDnsSubdomain } from './names.ts'
+import { openPolicy, parsePolicy, type Policy } from './policy.ts'
+
+export interface Config {
+  readonly port: number
+  readonly tls: { readonly certFile: string, readonly keyFile: string } | undefined
+  readonly kubeconfig: string | undefined
+  readonly annotationPrefix: string
+  readonly storageNamespace: string
+  readonly clusterSecretStore: string
+  readonly strategy: Strategy
+  readonly inject: InjectMode
+  readonly policy: Policy
+  readonly apiTimeoutMs: number
+  readonly logLevel: string
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+  const get = (setting: { env: string, default: string }): string => {
+    const value = env[setting.env]?.trim()
+    return value === undefined || value === '' ? setting.default : value
+  }
+  const oneOf = <T extends string>(setting: { env: string, default: string }, allowed: readonly T[]): T => {
+    const value = get(setting)
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new ConfigError(`${setting.env}=${JSON.stringify(value)}: must be one of ${allowed.join(', ')}`)
+    }
+    return value as T
+  }
+  const integer = (setting: { env: string, default: string }, min: number, max: number): number => {
+    const value = get(setting)
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${setting.env}=${JSON.stringify(value)}: must be an integer from ${min} to ${max}`)
+    }
+    return n
+  }
+  const checked = (setting: { env: string, default: string }, valid: (v: string) => boolean, what: string): string => {
+    const value = get(setting)
+    if (!valid(value)) throw new ConfigError(`${setting.env}=${JSON.stringify(value)}: must be ${what}`)
+    return value
+  }
+
+  const certFile = get(settings.tlsCertFile)
+  const keyFile = get(settings.tlsKeyFile)
+  if ((certFile === '') !== (keyFile === '')) {
+    throw new ConfigError(`${settings.tlsCertFile.env} and ${settings.tlsKeyFile.env} must be set together`)
+  }
+  const policyFile = get(settings.config)
+  let policy = openPolicy
+  if (policyFile !== '') {
+    let text: string
+    try {
+      text = readFile(policyFile)
+    } catch (err) {
+      throw new ConfigError(`${settings.config.env}=${policyFile}: cannot read: ${(err as Error).message}`)
+    }
+    policy = parsePolicy(text, policyFile)
+  }
+  const kubeconfig = get(settings.kubeconfig)
+
+  return Object.freeze({
+    port: integer(settings.port, 1, 65535),
+    tls: certFile === '' ? undefined : Object.freeze({ certFile, keyFile }),
+    kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
+    annotationPrefix: checked(settings.annotationPrefix, isDnsSubdomain, 'a DNS subdomain such as secretwire.io'),
+    storageNamespace: checked(settings.storageNamespace, isDnsLabel, 'a namespace name'),
+    clusterSecretStore: checked(settings.clusterSecretStore, isDnsSubdomain, 'a ClusterSecretStore name'),
+    strategy: oneOf<Strategy>(settings.strategy, ['push', 'generate']),
+    inject: oneOf<InjectMode>(settings.inject, ['templates', 'pods']),
+    policy,
+    apiTimeoutMs: integer(settings.apiTimeoutMs, 100, 30_000),
+    logLevel: oneOf(settings.logLevel, logLevels),
+  })
+}

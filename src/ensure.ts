@@ -1,0 +1,46 @@
+// Ensure = create if absent, never update (an update to a PushSecret would push a new password). Objects of the
+// right name that lack secretwire's labels are never adopted: the admission is refused, and since every object
+// is read before any is created, a refusal leaves nothing half-made.
+import { ObjectInTheWay } from './errors.ts'
+import { describe, type ManagedObject } from './eso.ts'
+import type { ObjectStore, StoredObject } from './kube.ts'
+
+export interface EnsureOutcome {
+  /** Created by this admission (empty on dry run). */
+  readonly created: readonly ManagedObject[]
+  /** Missing, but not created because the admission is a dry run. */
+  readonly wouldCreate: readonly ManagedObject[]
+}
+
+export interface EnsureOptions {
+  readonly dryRun: boolean
+  /** Aborts every API call when the admission's time is up. */
+  readonly signal: AbortSignal
+}
+
+export async function ensureObjects(objects: readonly ManagedObject[], store: ObjectStore, opts: EnsureOptions): Promise<EnsureOutcome> {
+  const found = await Promise.all(objects.map((o) => store.get(o, opts.signal)))
+  objects.forEach((o, i) => checkOwned(o, found[i]))
+  const missing = objects.filter((_, i) => found[i] === undefined)
+  if (opts.dryRun) return { created: [], wouldCreate: missing }
+
+  const created: ManagedObject[] = []
+  // In plan order, so a generator exists before the PushSecret or ExternalSecret that references it.
+  for (const object of missing) {
+    if (await store.create(object, opts.signal) === 'exists') {
+      checkOwned(object, await store.get(object, opts.signal))
+    } else {
+      created.push(object)
+    }
+  }
+  return { created, wouldCreate: [] }
+}
+
+function checkOwned(desired: ManagedObject, stored: StoredObject | undefined): void {
+  if (stored === undefined) return
+  const labels = stored.metadata?.labels ?? {}
+  const wanted = Object.entries(desired.metadata.labels)
+  if (wanted.some(([key, value]) => labels[key] !== value)) {
+    throw new ObjectInTheWay(describe(desired), wanted.map(([k, v]) => `${k}=${v}`).join(', '))
+  }
+}

@@ -1,0 +1,126 @@
+// The Kubernetes adapter: the only module that talks to the API server. It reads and creates the ESO objects
+// secretwire manages, each call bounded by the admission's deadline, and turns every failure into a typed
+// KubernetesFailure that says what was attempted and why it failed.
+import { ApiException, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node'
+import { ConfigError, KubernetesFailure } from './errors.ts'
+import { describe, resources, type ManagedObject, type ObjectRef } from './eso.ts'
+
+/** What ensure needs of a stored object: its labels, to tell secretwire's objects from anyone else's. */
+export interface StoredObject {
+  readonly metadata?: { readonly labels?: Readonly<Record<string, string>> }
+}
+
+export interface ObjectStore {
+  /** The object, or undefined when it does not exist. */
+  get(ref: ObjectRef, signal: AbortSignal): Promise<StoredObject | undefined>
+  /** 'exists' when a concurrent create won the race (HTTP 409). */
+  create(object: ManagedObject, signal: AbortSignal): Promise<'created' | 'exists'>
+}
+
+/** KUBECONFIG when given, else the in-cluster service account. Never the library's silent localhost:8080 fallback. */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig()
+  if (path !== undefined) {
+    try {
+      kc.loadFromFile(path)
+    } catch (err) {
+      throw new ConfigError(`KUBECONFIG=${path}: ${(err as Error).message}`)
+    }
+  } else {
+    kc.loadFromCluster()
+  }
+  const server = kc.getCurrentCluster()?.server ?? ''
+  if (!/^https?:\/\/[^/]/.test(server) || server.includes('undefined')) {
+    throw new ConfigError(path === undefined
+      ? 'KUBECONFIG is not set and secretwire is not running in a cluster (no KUBERNETES_SERVICE_HOST)'
+      : `KUBECONFIG=${path}: its current context names no API server`)
+  }
+  return kc
+}
+
+export class KubeObjectStore implements ObjectStore {
+  private readonly api: CustomObjectsApi
+
+  constructor(kc: KubeConfig) {
+    this.api = kc.makeApiClient(CustomObjectsApi)
+  }
+
+  async get(ref: ObjectRef, signal: AbortSignal): Promise<StoredObject | undefined> {
+    try {
+      return await this.api.getNamespacedCustomObject(
+        { ...resources[ref.kind], namespace: ref.metadata.namespace, name: ref.metadata.name }, abortable(signal)) as StoredObject
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404 && apiReason(err) === 'NotFound' && !missingResource(err)) return undefined
+      throw failure(err, `reading ${describe(ref)}`, signal)
+    }
+  }
+
+  async create(object: ManagedObject, signal: AbortSignal): Promise<'created' | 'exists'> {
+    try {
+      await this.api.createNamespacedCustomObject(
+        { ...resources[object.kind], namespace: object.metadata.namespace, body: object }, abortable(signal))
+      return 'created'
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 409) return 'exists'
+      throw failure(err, `creating ${describe(object)}`, signal)
+    }
+  }
+}
+
+/** Per-call options that abort the request when the admission's deadline passes. */
+function abortable(signal: AbortSignal): ConfigurationOptions {
+  return {
+    middleware: [{
+      pre: (request: RequestContext) => {
+        request.setSignal(signal)
+        return new Observable(Promise.resolve(request))
+      },
+      post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+    }],
+    middlewareMergeStrategy: 'append',
+  }
+}
+
+interface ApiStatus {
+  reason?: string
+  message?: string
+  details?: { kind?: string }
+}
+
+function status(err: ApiException<unknown>): ApiStatus {
+  try {
+    return typeof err.body === 'string' ? JSON.parse(err.body) as ApiStatus : (err.body as ApiStatus) ?? {}
+  } catch {
+    return {}
+  }
+}
+
+function apiReason(err: ApiException<unknown>): string | undefined {
+  return status(err).reason
+}
+
+/** A 404 for the resource type itself (CRD not installed) rather than for the object. */
+function missingResource(err: ApiException<unknown>): boolean {
+  return status(err).details?.kind === undefined && /could not find the requested resource/.test(status(err).message ?? '')
+}
+
+function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFailure {
+  if (signal.aborted) {
+    return new KubernetesFailure(504, 'Timeout', `the Kubernetes API did not answer in time while ${doing}`)
+  }
+  if (err instanceof ApiException) {
+    const s = status(err)
+    const message = s.message ?? `HTTP ${err.code}`
+    if (err.code === 403) return new KubernetesFailure(403, 'Forbidden', `secretwire was forbidden from ${doing}: ${message}`)
+    if (err.code === 404 && missingResource(err)) {
+      return new KubernetesFailure(404, 'NotFound',
+        `${doing}: the API server does not serve this kind (are the External Secrets Operator's CRDs installed?)`)
+    }
+    if (err.code === 404) return new KubernetesFailure(404, 'NotFound', `${doing}: ${message}`)
+    if (err.code >= 500) return new KubernetesFailure(503, 'ServiceUnavailable', `the Kubernetes API failed while ${doing}: ${message}`)
+    return new KubernetesFailure(err.code, s.reason ?? 'BadRequest', `${doing}: ${message}`)
+  }
+  const code = (err as { code?: string }).code
+  return new KubernetesFailure(503, 'ServiceUnavailable',
+    `the Kubernetes API is unreachable (${code ?? (err as Error).message}) while ${doing}`)
+}

@@ -1,0 +1,133 @@
+// The pure core: an admission request and the settings in, a decision out — the JSON patch for the object and
+// the ESO objects that must exist. No I/O: the webhook and `secretwire render` both run exactly this.
+import type { Operation } from 'fast-json-patch'
+import type { AdmissionRequest } from './admission/review.ts'
+import { readWiring, type Wiring } from './annotations.ts'
+import { annotations, type InjectMode } from './contract.ts'
+import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
+import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './eso.ts'
+import type { Policy } from './policy.ts'
+import { workloadKind, type WorkloadKind } from './workload.ts'
+
+export interface PlanSettings extends EsoSettings {
+  readonly inject: InjectMode
+  readonly policy: Policy
+}
+
+export type Plan =
+  | { readonly wire: false, readonly reason: string }
+  | {
+    readonly wire: true
+    readonly namespace: string
+    readonly sharedSecrets: readonly string[]
+    readonly patch: readonly Operation[]
+    /** In creation order: generators and stored secrets first, then the workload namespace's ExternalSecrets. */
+    readonly ensure: readonly ManagedObject[]
+    readonly warnings: readonly string[]
+  }
+
+type Json = Record<string, unknown>
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function child(value: unknown, key: string): Json | undefined {
+  return isObject(value) && isObject(value[key]) ? value[key] : undefined
+}
+
+export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
+  const workload = workloadKind(request.kind.group, request.kind.kind)
+  if (workload === undefined) return { wire: false, reason: `kind ${request.kind.kind} is not wired by secretwire` }
+  if (!workload.operations.includes(request.operation)) {
+    return { wire: false, reason: `${request.operation} of ${workload.kind} is not wired by secretwire` }
+  }
+  const object = request.object
+  if (!isObject(object)) throw new InvalidObject(`the AdmissionReview carries no object to ${request.operation}`)
+
+  let template: Json | undefined = object
+  for (const key of workload.templatePath) template = child(template, key)
+  const sources = [child(object, 'metadata')?.annotations, child(template, 'metadata')?.annotations]
+  const wiring = readWiring(workload.templatePath.length === 0 ? sources.slice(0, 1) : sources, settings.annotationPrefix)
+  if (wiring === undefined) return { wire: false, reason: 'not annotated' }
+
+  const namespace = request.namespace || (child(object, 'metadata')?.namespace as string | undefined)
+  if (namespace === undefined || namespace === '') throw new InvalidObject(`${workload.kind} has no namespace`)
+  if (namespace === settings.storageNamespace) throw new StorageNamespace(namespace)
+  const sharedSecrets = [...new Set(wiring.entries.map((e) => e.sharedSecret))]
+  for (const name of sharedSecrets) {
+    const policy = settings.policy.forSecret(name)
+    if (!policy.allows(namespace)) throw new NamespaceNotAllowed(name, namespace, policy.namespaces)
+  }
+
+  // Computed even when templates are left alone (inject=pods): a workload whose Pods would be denied is denied now.
+  const patch = envPatch(workload, template, wiring, settings.annotationPrefix)
+  const injectHere = workload.kind === 'Pod' || settings.inject === 'templates'
+  const warnings = [...wiring.warnings]
+  if (!injectHere && patch.length > 0) {
+    warnings.push(`SECRETWIRE_INJECT=pods: this ${workload.kind}'s pod template is left as is; ` +
+      `${wiring.entries.map((e) => e.envVar).join(', ')} are added to its Pods when they are created`)
+  }
+
+  const ensure = [
+    ...sharedSecrets.flatMap((name) => storageObjects(name, settings.policy.forSecret(name).password, settings)),
+    ...sharedSecrets.map((name) => consumerExternalSecret(name, namespace, settings)),
+  ]
+  return { wire: true, namespace, sharedSecrets, patch: injectHere ? patch : [], ensure, warnings }
+}
+
+interface Container {
+  readonly name?: unknown
+  readonly env?: unknown
+}
+
+/** Add operations putting the missing env vars first in each selected container (so `$(VAR)` in later ones works). */
+function envPatch(workload: WorkloadKind, template: Json | undefined, wiring: Wiring, prefix: string): Operation[] {
+  const spec = child(template, 'spec')
+  const lists = { containers: spec?.containers, initContainers: spec?.initContainers }
+  if (!Array.isArray(lists.containers)) throw new InvalidObject(`${workload.kind} has no containers`)
+  const specPath = ['', ...workload.templatePath, 'spec'].join('/')
+
+  const targets: { path: string, container: Container }[] = []
+  if (wiring.containers === undefined) {
+    lists.containers.forEach((container: Container, i) => targets.push({ path: `${specPath}/containers/${i}`, container }))
+  } else {
+    for (const name of wiring.containers) {
+      const found = (['containers', 'initContainers'] as const).flatMap((list) => {
+        const items = lists[list]
+        const i = Array.isArray(items) ? items.findIndex((c: Container) => c?.name === name) : -1
+        return i === -1 ? [] : [{ path: `${specPath}/${list}/${i}`, container: (items as Container[])[i]! }]
+      })[0]
+      if (found === undefined) {
+        throw new InvalidAnnotation(`${prefix}/${annotations.containers.key}`, wiring.containersValue,
+          `this ${workload.kind} has no container or init container named ${JSON.stringify(name)}`)
+      }
+      targets.push(found)
+    }
+  }
+  return targets.flatMap(({ path, container }) => containerPatch(path, container, wiring))
+}
+
+function containerPatch(path: string, container: Container, wiring: Wiring): Operation[] {
+  const env = Array.isArray(container.env) ? (container.env as unknown[]) : undefined
+  const missing = []
+  for (const { envVar: name, sharedSecret } of wiring.entries) {
+    const wanted = envVar(name, sharedSecret)
+    const existing = env?.find((e) => isObject(e) && e.name === name)
+    if (existing === undefined) {
+      missing.push(wanted)
+    } else if (!sameReference(existing, wanted)) {
+      throw new EnvConflict(String(container.name), name, sharedSecret)
+    }
+  }
+  if (missing.length === 0) return []
+  if (env === undefined) return [{ op: 'add', path: `${path}/env`, value: missing }]
+  return missing.map((value, i) => ({ op: 'add', path: `${path}/env/${i}`, value }))
+}
+
+/** An env var already wired by secretwire (on re-invocation, or by a template that was wired before). */
+function sameReference(existing: unknown, wanted: ReturnType<typeof envVar>): boolean {
+  const ref = child(child(existing, 'valueFrom'), 'secretKeyRef')
+  return isObject(existing) && existing.value === undefined &&
+    ref?.name === wanted.valueFrom.secretKeyRef.name && ref?.key === wanted.valueFrom.secretKeyRef.key
+}

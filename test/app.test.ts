@@ -1,0 +1,93 @@
+// The HTTP edge: anything that is not an AdmissionReview gets an HTTP 400 that says why, never a 500 or a crash;
+// a review always gets a review back with its uid.
+import pino from 'pino'
+import t, { type Test } from 'tap'
+import { admit } from '../src/admit.ts'
+import { buildApp, maxBodyBytes } from '../src/app.ts'
+import { KubeObjectStore } from '../src/kube.ts'
+import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
+import { annotated, pod, request, settings } from './helpers/objects.ts'
+
+async function app(t: Test, ready?: () => boolean) {
+  const kc = await kubeConfig()
+  const storage = await freshNamespace(t, kc, 'store')
+  const config = settings({ SECRETWIRE_STORAGE_NAMESPACE: storage })
+  const instance = buildApp({
+    logger: pino({ level: 'silent' }),
+    admit: (r) => admit(r, { settings: config, store: new KubeObjectStore(kc) }),
+    ...(ready && { ready }),
+  })
+  t.teardown(() => instance.close())
+  return { instance, kc }
+}
+
+const review = (req: object) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req })
+
+t.test('bodies that are not an AdmissionReview get HTTP 400 with a message', async (t) => {
+  const { instance } = await app(t)
+  const cases: { name: string, payload: string, status: number, message: RegExp }[] = [
+    { name: 'malformed JSON', payload: '{"apiVersion": ', status: 400, message: /not valid JSON|Unexpected end/ },
+    { name: 'empty body', payload: '', status: 400, message: /empty/i },
+    { name: 'a JSON string', payload: '"hello"', status: 400, message: /^not an admission\.k8s\.io\/v1 AdmissionReview: body must be object$/ },
+    { name: 'another kind', payload: JSON.stringify({ apiVersion: 'v1', kind: 'Pod' }), status: 400, message: /^not an admission\.k8s\.io\/v1 AdmissionReview: body/ },
+    { name: 'admission v1beta1', payload: JSON.stringify({ ...review({}), apiVersion: 'admission.k8s.io/v1beta1' }), status: 400, message: /body\/apiVersion/ },
+    { name: 'no request', payload: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), status: 400, message: /must have required property 'request'/ },
+    { name: 'no uid', payload: JSON.stringify(review({ kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' })), status: 400, message: /body\/request must have required property 'uid'/ },
+    { name: 'operation unknown', payload: JSON.stringify(review({ uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'PATCH' })), status: 400, message: /body\/request\/operation/ },
+    { name: 'dryRun as a string', payload: JSON.stringify(review({ uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', dryRun: 'true' })), status: 400, message: /body\/request\/dryRun must be boolean/ },
+    { name: 'object not an object', payload: JSON.stringify(review({ uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: [1] })), status: 400, message: /body\/request\/object/ },
+  ]
+  for (const c of cases) {
+    const res = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: c.payload })
+    t.equal(res.statusCode, c.status, `${c.name}: status`)
+    t.match(res.json().message, c.message, c.name)
+  }
+  const text = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'text/plain' }, payload: 'x' })
+  t.equal(text.statusCode, 400)
+  t.match(text.json().message, /body must be object/)
+  const xml = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/xml' }, payload: '<x/>' })
+  t.equal(xml.statusCode, 415)
+  const huge = await instance.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: `"${'x'.repeat(maxBodyBytes)}"` })
+  t.equal(huge.statusCode, 413)
+  t.match(huge.json().message, /body is too large/i)
+  const get = await instance.inject({ method: 'GET', url: '/mutate' })
+  t.equal(get.statusCode, 404)
+})
+
+t.test('a review gets a review back, uid echoed; the object is seen exactly as sent', async (t) => {
+  const { instance } = await app(t)
+  const object = pod({ annotations: annotated('db'), containers: [{ name: 'app', image: 'x', env: [{ name: 'N', value: '007' }] }] })
+  // Fields secretwire does not know must reach the planner untouched (no coercion, nothing removed).
+  const withExtras = { ...object, status: { phase: 'Pending' }, spec: { ...object.spec, unknownField: { a: 1 } } }
+  const res = await instance.inject({ method: 'POST', url: '/mutate', payload: review({ ...request(withExtras, { uid: 'abc-123', dryRun: true }), userInfo: { username: 'me' } }) })
+  t.equal(res.statusCode, 200)
+  const body = res.json()
+  t.equal(body.apiVersion, 'admission.k8s.io/v1')
+  t.equal(body.kind, 'AdmissionReview')
+  t.equal(body.response.uid, 'abc-123')
+  t.equal(body.response.allowed, true)
+  t.equal(body.response.patchType, 'JSONPatch')
+  t.same(JSON.parse(Buffer.from(body.response.patch, 'base64').toString()), [
+    { op: 'add', path: '/spec/containers/0/env/0', value: { name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } } },
+  ])
+  t.match(body.response.warnings, [/^dry run: secretwire would create Password /])
+
+  const untouched = await instance.inject({ method: 'POST', url: '/mutate', payload: review(request(pod(), { uid: 'u2' })) })
+  t.same(untouched.json().response, { uid: 'u2', allowed: true }, 'no annotation: allowed, no patch, no warnings')
+
+  const denied = await instance.inject({ method: 'POST', url: '/mutate', payload: review(request(pod({ annotations: annotated('BAD') }), { uid: 'u3' })) })
+  t.equal(denied.statusCode, 200, 'a denial is a normal answer')
+  t.same(denied.json().response, {
+    uid: 'u3', allowed: false,
+    status: { code: 400, reason: 'BadRequest', message: 'annotation secretwire.io/shared-secret: "BAD": "BAD" is not a valid NAME: it must be a DNS-1123 label: lower-case letters, digits and \'-\', starting and ending with a letter or digit' },
+  })
+})
+
+t.test('health and readiness', async (t) => {
+  let ready = false
+  const { instance } = await app(t, () => ready)
+  t.equal((await instance.inject({ url: '/healthz' })).statusCode, 200)
+  t.equal((await instance.inject({ url: '/readyz' })).statusCode, 503)
+  ready = true
+  t.equal((await instance.inject({ url: '/readyz' })).statusCode, 200)
+})

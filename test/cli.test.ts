@@ -1,0 +1,59 @@
+// `secretwire render` as a user runs it: YAML in, YAML out, the webhook's denial and a non-zero exit on bad input.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+const repoRoot = join(import.meta.dirname, '..')
+
+function cli(args: string[], opts: { input?: string, env?: Record<string, string> } = {}) {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
+    // Without tap's loaders and coverage hooks, which cost seconds per process.
+    cwd: repoRoot, input: opts.input, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
+  })
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr }
+}
+
+t.test('render prints the mutated manifest and the ESO objects', async (t) => {
+  const res = cli(['render', '-f', 'examples/grafana.yaml'])
+  t.equal(res.status, 0, res.stderr)
+  const docs = parseAllDocuments(res.stdout).map((d) => d.toJS() as { kind: string, spec: Record<string, unknown> })
+  t.same(docs.map((d) => d.kind), ['Deployment', 'Password', 'PushSecret', 'ExternalSecret'])
+  t.match(res.stdout, /^# secretwire render: /)
+  t.match(docs[0], { spec: { template: { spec: { containers: [{ env: [{ name: 'GRAFANA_DB', valueFrom: { secretKeyRef: { name: 'secretwire-grafana-db', key: 'password' } } }, { name: 'GF_DATABASE_URL' }] }] } } } })
+})
+
+t.test('settings come from the same environment variables as the webhook', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'secretwire-cli-'))
+  writeFileSync(join(dir, 'policy.yaml'), 'sharedSecrets:\n  grafana-db:\n    password: { length: 20 }\n')
+  const res = cli(['render', '-f', '-', '-n', 'team'], {
+    input: 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    secretwire.io/shared-secret: grafana-db\nspec:\n  containers: [{name: c, image: x}]\n',
+    env: { SECRETWIRE_STRATEGY: 'generate', SECRETWIRE_CONFIG: join(dir, 'policy.yaml') },
+  })
+  t.equal(res.status, 0, res.stderr)
+  const docs = parseAllDocuments(res.stdout).map((d) => d.toJS() as { kind: string, metadata: { namespace?: string }, spec: Record<string, unknown> })
+  t.same(docs.map((d) => `${d.kind} ${d.metadata.namespace ?? ''}`), ['Pod ', 'Password eso-secret-storage', 'ExternalSecret eso-secret-storage', 'ExternalSecret team'])
+  t.equal(docs[1]?.spec.length, 20)
+})
+
+t.test('a denial prints the webhook\'s message and exits 1', async (t) => {
+  const res = cli(['render', '-f', '-'], { input: 'apiVersion: v1\nkind: Pod\nmetadata:\n  annotations:\n    secretwire.io/shared-secret: "db=1X"\nspec:\n  containers: [{name: c}]\n' })
+  t.equal(res.status, 1)
+  t.equal(res.stdout, '')
+  t.equal(res.stderr, 'denied (400 BadRequest): annotation secretwire.io/shared-secret: "db=1X": "1X" is not a valid ENV_VAR: it must be a C identifier ([A-Za-z_][A-Za-z0-9_]*)\n')
+})
+
+t.test('usage and input errors exit 2 with a message', async (t) => {
+  t.match(cli(['render']), { status: 2, stderr: /^usage: secretwire serve/ })
+  t.match(cli(['frobnicate']), { status: 2, stderr: /^usage:/ })
+  t.match(cli(['render', '-f', '/no/such.yaml']), { status: 2, stderr: /^secretwire: ENOENT/ })
+  t.match(cli(['render', '-f', '-'], { input: 'a: [' }), { status: 2, stderr: /^secretwire: -: / })
+  t.match(cli(['render', '-f', '-'], { input: 'kind: Pod', env: { SECRETWIRE_STRATEGY: 'x' } }), { status: 2, stderr: /^secretwire: SECRETWIRE_STRATEGY="x": must be one of push, generate\n$/ })
+})
+
+t.test('serve refuses to start without a reachable configuration, saying why', async (t) => {
+  const res = cli(['serve'], { env: { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' } })
+  t.equal(res.status, 2)
+  t.match(res.stderr, /^secretwire: KUBECONFIG is not set and secretwire is not running in a cluster/)
+})

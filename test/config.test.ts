@@ -1,0 +1,43 @@
+import t from 'tap'
+import { ConfigError } from '../src/errors.ts'
+import { settings } from './helpers/objects.ts'
+
+t.test('defaults', async (t) => {
+  const c = settings()
+  t.match(c, {
+    port: 8443, tls: undefined, kubeconfig: undefined, annotationPrefix: 'secretwire.io',
+    storageNamespace: 'eso-secret-storage', clusterSecretStore: 'eso-cluster-secret-store',
+    strategy: 'push', inject: 'templates', apiTimeoutMs: 3000, logLevel: 'info',
+  })
+  t.ok(Object.isFrozen(c), 'read once into a frozen object')
+  t.same(c.policy.forSecret('anything').namespaces, ['*'])
+})
+
+t.test('every setting is read from its variable; blank means default', async (t) => {
+  const c = settings({
+    PORT: '9443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem', KUBECONFIG: '/kc', SECRETWIRE_ANNOTATION_PREFIX: 'x.example.com',
+    SECRETWIRE_STORAGE_NAMESPACE: 'vault', SECRETWIRE_CLUSTER_SECRET_STORE: 'css', SECRETWIRE_STRATEGY: 'generate',
+    SECRETWIRE_INJECT: 'pods', SECRETWIRE_API_TIMEOUT_MS: '500', LOG_LEVEL: 'debug',
+  })
+  t.match(c, {
+    port: 9443, tls: { certFile: '/c.pem', keyFile: '/k.pem' }, kubeconfig: '/kc', annotationPrefix: 'x.example.com',
+    storageNamespace: 'vault', clusterSecretStore: 'css', strategy: 'generate', inject: 'pods', apiTimeoutMs: 500, logLevel: 'debug',
+  })
+  t.equal(settings({ PORT: '  ' }).port, 8443)
+})
+
+t.test('bad settings stop secretwire with a message naming the variable', async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ PORT: '0' }, /^PORT="0": must be an integer from 1 to 65535$/],
+    [{ PORT: 'http' }, /^PORT="http"/],
+    [{ TLS_CERT_FILE: '/c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
+    [{ SECRETWIRE_STRATEGY: 'pull' }, /^SECRETWIRE_STRATEGY="pull": must be one of push, generate$/],
+    [{ SECRETWIRE_INJECT: 'both' }, /^SECRETWIRE_INJECT="both": must be one of templates, pods$/],
+    [{ SECRETWIRE_ANNOTATION_PREFIX: 'Not/A/Prefix' }, /^SECRETWIRE_ANNOTATION_PREFIX="Not\/A\/Prefix": must be a DNS subdomain/],
+    [{ SECRETWIRE_STORAGE_NAMESPACE: 'a.b' }, /must be a namespace name/],
+    [{ SECRETWIRE_API_TIMEOUT_MS: '50' }, /from 100 to 30000/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud"/],
+    [{ SECRETWIRE_CONFIG: '/missing.yaml' }, /^SECRETWIRE_CONFIG=\/missing\.yaml: cannot read: ENOENT/],
+  ]
+  for (const [env, message] of cases) t.throws(() => settings(env), ConfigError, JSON.stringify(env)) && t.throws(() => settings(env), { message })
+})

@@ -1,0 +1,69 @@
+// Runs the real secretwire app in the test process, serving HTTPS on 127.0.0.1, registered with the local API
+// server as the mutating webhook for the test's namespaces, talking to that API server for its ensures.
+import type { AddressInfo } from 'node:net'
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
+import pino from 'pino'
+import type { Test } from 'tap'
+import type { AdmissionRequest } from '../../src/admission/review.ts'
+import { admit, type Admission } from '../../src/admit.ts'
+import { buildApp } from '../../src/app.ts'
+import type { Config } from '../../src/config.ts'
+import { KubeObjectStore, type ObjectStore } from '../../src/kube.ts'
+import { loopbackCert } from './certs.ts'
+import { freshNamespace } from './cluster.ts'
+import { settings as loadSettings } from './objects.ts'
+import { registerMutatingWebhook, secretwireRules, untilWebhookAnswers } from './webhook.ts'
+
+export interface Secretwire {
+  readonly settings: Config
+  readonly url: string
+  /** Every admission secretwire answered, in order. */
+  readonly admissions: { request: AdmissionRequest, admission: Admission }[]
+}
+
+export interface SecretwireOptions {
+  /** Namespaces the webhook is registered for. */
+  readonly namespaces: readonly string[]
+  /** Settings as environment variables; SECRETWIRE_STORAGE_NAMESPACE defaults to a fresh namespace. */
+  readonly env?: Record<string, string>
+  readonly files?: Record<string, string>
+  /** Who secretwire talks to the API server as; default the test's admin. */
+  readonly identity?: KubeConfig
+  readonly store?: ObjectStore
+  readonly webhookName?: string
+}
+
+export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireOptions): Promise<Secretwire> {
+  const env = { ...opts.env }
+  env.SECRETWIRE_STORAGE_NAMESPACE ??= await freshNamespace(t, kc, 'store')
+  const settings = loadSettings(env, opts.files)
+  const store = opts.store ?? new KubeObjectStore(opts.identity ?? kc)
+  const admissions: Secretwire['admissions'] = []
+  const tls = await loopbackCert()
+  const app = buildApp({
+    logger: pino({ level: 'silent' }),
+    https: tls,
+    admit: async (request) => {
+      const admission = await admit(request, { settings, store })
+      admissions.push({ request, admission })
+      return admission
+    },
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const url = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}/mutate`
+
+  await registerMutatingWebhook(t, kc, {
+    ...(opts.webhookName !== undefined && { name: opts.webhookName }),
+    namespaces: opts.namespaces, url, caBundle: tls.caBundle, rules: secretwireRules,
+  })
+  const core = kc.makeApiClient(CoreV1Api)
+  for (const namespace of opts.namespaces) {
+    // An invalid annotation is refused before any policy or API call: the surest sign secretwire answers.
+    await untilWebhookAnswers(() => core.createNamespacedPod({
+      namespace, dryRun: 'All',
+      body: { metadata: { name: 'probe', annotations: { [`${settings.annotationPrefix}/shared-secret`]: 'Not-A-Name' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+    }).then(() => false, (err: { body?: string }) => String(err.body).includes('is not a valid NAME')))
+  }
+  return { settings, url, admissions }
+}

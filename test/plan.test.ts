@@ -1,0 +1,247 @@
+import jsonpatch from 'fast-json-patch'
+import t from 'tap'
+import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from '../src/errors.ts'
+import { plan, type Plan } from '../src/plan.ts'
+import { annotated, pod, request, settings, workload, workloadKinds, type Manifest } from './helpers/objects.ts'
+
+const defaults = settings()
+const wired = (p: Plan) => {
+  if (!p.wire) throw new Error(`expected wiring, got: ${p.reason}`)
+  return p
+}
+const apply = <T extends object>(object: T, p: Plan): T =>
+  jsonpatch.applyPatch(structuredClone(object), jsonpatch.deepClone(wired(p).patch), true).newDocument
+const ref = (name: string, env: string) => ({ name: env, valueFrom: { secretKeyRef: { name: `secretwire-${name}`, key: 'password' } } })
+
+t.test('objects without the annotation are allowed untouched, whatever else they contain', async (t) => {
+  const weird = { ...pod(), spec: { containers: 'not a list' }, metadata: { annotations: { 'secretwire.io/other': 'x' } } }
+  t.same(plan(request(weird), defaults), { wire: false, reason: 'not annotated' })
+  t.same(plan(request(workload('Deployment')), defaults), { wire: false, reason: 'not annotated' })
+})
+
+t.test('kinds and operations outside the contract are not touched', async (t) => {
+  const service = { apiVersion: 'v1', kind: 'Service', metadata: { annotations: annotated('a') } }
+  t.match(plan(request(service), defaults), { wire: false, reason: /kind Service/ })
+  const annotatedPod = pod({ annotations: annotated('a') })
+  t.match(plan(request(annotatedPod, { operation: 'UPDATE' }), defaults), { wire: false, reason: /UPDATE of Pod/ })
+  t.match(plan(request(workload('Deployment', { annotations: annotated('a') }), { operation: 'DELETE' }), defaults), { wire: false })
+  const fakeGroup = { ...workload('Deployment', { annotations: annotated('a') }), apiVersion: 'example.com/v1' }
+  t.match(plan(request(fakeGroup), defaults), { wire: false }, 'a Deployment of another group')
+})
+
+t.test('a Pod gets the env vars first in every container, nothing else changes', async (t) => {
+  const object = pod({
+    annotations: annotated('grafana-db, metrics=TOKEN'),
+    containers: [
+      { name: 'web', image: 'x', env: [{ name: 'URL', value: 'postgres://u:$(GRAFANA_DB)@db' }] },
+      { name: 'sidecar', image: 'y' },
+    ],
+    initContainers: [{ name: 'init', image: 'z' }],
+  })
+  const p = wired(plan(request(object), defaults))
+  t.same(p.patch, [
+    { op: 'add', path: '/spec/containers/0/env/0', value: ref('grafana-db', 'GRAFANA_DB') },
+    { op: 'add', path: '/spec/containers/0/env/1', value: ref('metrics', 'TOKEN') },
+    { op: 'add', path: '/spec/containers/1/env', value: [ref('grafana-db', 'GRAFANA_DB'), ref('metrics', 'TOKEN')] },
+  ], 'readable add operations, no index-shifting replaces')
+  const after = apply(object, p)
+  t.same((after.spec.containers[0]?.env as { name: string }[]).map((e) => e.name), ['GRAFANA_DB', 'TOKEN', 'URL'])
+  t.same(after.spec.initContainers, object.spec.initContainers, 'init containers only when named')
+  t.same({ ...after, spec: undefined }, { ...object, spec: undefined }, 'metadata untouched')
+  t.same(p.sharedSecrets, ['grafana-db', 'metrics'])
+  t.equal(p.namespace, 'apps')
+})
+
+t.test('idempotent: admitting the patched object again yields no patch', async (t) => {
+  for (const object of [
+    pod({ annotations: annotated('a, b=B2'), containers: [{ name: 'c', env: [{ name: 'X', value: '1' }] }, { name: 'd' }] }),
+    ...workloadKinds.map((kind) => workload(kind, { annotations: annotated('a') })),
+  ]) {
+    const once = apply(object, plan(request(object), defaults))
+    const again = wired(plan(request(once), defaults))
+    t.same(again.patch, [], `${object.kind}: no patch the second time`)
+    t.same(again.ensure, wired(plan(request(object), defaults)).ensure, 'the same objects to ensure')
+  }
+})
+
+t.test('an env var secretwire already set, anywhere in the list, is left as is', async (t) => {
+  const object = pod({ annotations: annotated('a'), containers: [{ name: 'c', env: [{ name: 'X', value: '1' }, { ...ref('a', 'A'), valueFrom: { secretKeyRef: { name: 'secretwire-a', key: 'password', optional: false } } }] }] })
+  t.same(wired(plan(request(object), defaults)).patch, [])
+})
+
+t.test('every workload kind: the pod template is wired', async (t) => {
+  const paths: Record<string, string> = {
+    Deployment: '/spec/template/spec', StatefulSet: '/spec/template/spec', DaemonSet: '/spec/template/spec',
+    ReplicaSet: '/spec/template/spec', Job: '/spec/template/spec', CronJob: '/spec/jobTemplate/spec/template/spec',
+  }
+  for (const kind of workloadKinds) {
+    for (const operation of ['CREATE', 'UPDATE'] as const) {
+      const p = wired(plan(request(workload(kind, { annotations: annotated('a') }), { operation }), defaults))
+      t.same(p.patch, [{ op: 'add', path: `${paths[kind]}/containers/0/env`, value: [ref('a', 'A')] }], `${kind} ${operation}`)
+    }
+  }
+})
+
+t.test('a workload annotated on its own metadata only is wired too', async (t) => {
+  const object = workload('Deployment', { ownAnnotations: annotated('a') })
+  t.equal(wired(plan(request(object), defaults)).patch.length, 1)
+})
+
+t.test('the containers annotation selects containers and init containers', async (t) => {
+  const object = pod({
+    annotations: annotated('a', 'migrate, web'),
+    containers: [{ name: 'web' }, { name: 'other' }],
+    initContainers: [{ name: 'migrate' }],
+  })
+  t.same(wired(plan(request(object), defaults)).patch.map((o) => o.path), ['/spec/initContainers/0/env', '/spec/containers/0/env'])
+})
+
+t.test('denials', async (t) => {
+  const cases: { name: string, object: Manifest, opts?: object, env?: Record<string, string>, error: unknown, match: RegExp }[] = [
+    {
+      name: 'unknown container',
+      object: pod({ annotations: annotated('a', 'web,db'), containers: [{ name: 'web' }] }),
+      error: InvalidAnnotation,
+      match: /^annotation secretwire\.io\/containers: "web,db": this Pod has no container or init container named "db"$/,
+    },
+    {
+      name: 'env var defined differently',
+      object: pod({ annotations: annotated('a=DB'), containers: [{ name: 'web', env: [{ name: 'DB', value: 'hunter2' }] }] }),
+      error: EnvConflict,
+      match: /^container "web" already defines env var DB, which secretwire would set from shared secret "a"/,
+    },
+    {
+      name: 'env var from another secret',
+      object: pod({ annotations: annotated('a=DB'), containers: [{ name: 'web', env: [ref('b', 'DB')] }] }),
+      error: EnvConflict,
+      match: /container "web" already defines env var DB/,
+    },
+    {
+      name: 'storage namespace',
+      object: pod({ annotations: annotated('a') }),
+      opts: { namespace: 'eso-secret-storage' },
+      error: StorageNamespace,
+      match: /namespace "eso-secret-storage" is secretwire's storage namespace/,
+    },
+    {
+      name: 'no namespace',
+      object: pod({ annotations: annotated('a') }),
+      opts: { namespace: '' },
+      error: InvalidObject,
+      match: /Pod has no namespace/,
+    },
+    {
+      name: 'no containers',
+      object: { ...workload('Deployment', { annotations: annotated('a') }), spec: { template: { metadata: { annotations: annotated('a') } } } },
+      error: InvalidObject,
+      match: /Deployment has no containers/,
+    },
+    {
+      name: 'no object',
+      object: pod(),
+      opts: { object: null },
+      error: InvalidObject,
+      match: /carries no object to CREATE/,
+    },
+  ]
+  for (const c of cases) {
+    const req = { ...request(c.object, c.opts), ...c.opts }
+    t.throws(() => plan(req, settings(c.env)), c.error as Error, c.name)
+    t.throws(() => plan(req, settings(c.env)), { message: c.match }, c.name)
+  }
+})
+
+t.test('the namespace of the object counts when the request has none', async (t) => {
+  const object = pod({ annotations: annotated('a'), namespace: 'team' })
+  t.equal(wired(plan({ ...request(object), namespace: undefined }, defaults)).namespace, 'team')
+})
+
+t.test('policy: namespaces allowed per shared secret', async (t) => {
+  const policy = settings({ SECRETWIRE_CONFIG: 'p.yaml' }, {
+    'p.yaml': 'sharedSecrets:\n  grafana-db:\n    namespaces: [grafana, "db-*"]\n  closed:\n    namespaces: []\n',
+  })
+  const object = pod({ annotations: annotated('grafana-db') })
+  t.ok(wired(plan(request(object, { namespace: 'grafana' }), policy)))
+  t.ok(wired(plan(request(object, { namespace: 'db-main' }), policy)))
+  t.throws(() => plan(request(object, { namespace: 'web' }), policy), NamespaceNotAllowed)
+  t.throws(() => plan(request(object, { namespace: 'web' }), policy), {
+    code: 403,
+    message: 'shared secret "grafana-db" may not be used in namespace "web": the secretwire policy allows it only in "grafana", "db-*"',
+  })
+  t.throws(() => plan(request(pod({ annotations: annotated('closed') })), policy), { message: /allows it in no namespace/ })
+  t.ok(wired(plan(request(pod({ annotations: annotated('unlisted') }), { namespace: 'web' }), policy)), 'unlisted: every namespace')
+})
+
+t.test('strategy push: generator and PushSecret in storage, ExternalSecret in the workload namespace', async (t) => {
+  const p = wired(plan(request(pod({ annotations: annotated('grafana-db') }), { namespace: 'grafana' }), defaults))
+  t.same(p.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
+    'Password eso-secret-storage/secretwire-grafana-db',
+    'PushSecret eso-secret-storage/secretwire-grafana-db',
+    'ExternalSecret grafana/secretwire-grafana-db',
+  ])
+  const labels = { 'app.kubernetes.io/managed-by': 'secretwire', 'secretwire.io/shared-secret': 'grafana-db' }
+  for (const o of p.ensure) t.same(o.metadata.labels, labels, `${o.kind} labels`)
+  t.same(p.ensure[0]!.spec, { length: 42, digits: 5, symbols: 5, symbolCharacters: '-_$@', noUpper: false, allowRepeat: true })
+  t.same(p.ensure[1]!.spec, {
+    refreshInterval: '0',
+    secretStoreRefs: [{ name: 'eso-cluster-secret-store', kind: 'ClusterSecretStore' }],
+    selector: { generatorRef: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', name: 'secretwire-grafana-db' } },
+    data: [{ match: { secretKey: 'password', remoteRef: { remoteKey: 'secretwire-grafana-db', property: 'password' } } }],
+  })
+  t.same(p.ensure[2]!.spec, {
+    refreshPolicy: 'CreatedOnce',
+    secretStoreRef: { name: 'eso-cluster-secret-store', kind: 'ClusterSecretStore' },
+    target: { name: 'secretwire-grafana-db', creationPolicy: 'Owner' },
+    data: [{ secretKey: 'password', remoteRef: { key: 'secretwire-grafana-db', property: 'password' } }],
+  })
+})
+
+t.test('strategy generate: an immutable, orphaned, created-once ExternalSecret stores the password', async (t) => {
+  const s = settings({ SECRETWIRE_STRATEGY: 'generate', SECRETWIRE_STORAGE_NAMESPACE: 'vault', SECRETWIRE_CLUSTER_SECRET_STORE: 'css' })
+  const p = wired(plan(request(pod({ annotations: annotated('a') })), s))
+  t.same(p.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
+    'Password vault/secretwire-a', 'ExternalSecret vault/secretwire-a', 'ExternalSecret apps/secretwire-a',
+  ])
+  t.same(p.ensure[1]!.spec, {
+    refreshPolicy: 'CreatedOnce',
+    target: { name: 'secretwire-a', creationPolicy: 'Orphan', immutable: true },
+    dataFrom: [{ sourceRef: { generatorRef: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', name: 'secretwire-a' } } }],
+  })
+  t.match(p.ensure[2]!.spec, { secretStoreRef: { name: 'css' } })
+})
+
+t.test('several shared secrets: all storage objects first, each once', async (t) => {
+  const p = wired(plan(request(pod({ annotations: annotated('a, b, a=A2') })), defaults))
+  t.same(p.ensure.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`), [
+    'Password/eso-secret-storage/secretwire-a', 'PushSecret/eso-secret-storage/secretwire-a',
+    'Password/eso-secret-storage/secretwire-b', 'PushSecret/eso-secret-storage/secretwire-b',
+    'ExternalSecret/apps/secretwire-a', 'ExternalSecret/apps/secretwire-b',
+  ])
+})
+
+t.test('inject=pods: templates untouched with a warning, Pods patched', async (t) => {
+  const s = settings({ SECRETWIRE_INJECT: 'pods' })
+  const p = wired(plan(request(workload('Deployment', { annotations: annotated('a') })), s))
+  t.same(p.patch, [])
+  t.equal(p.ensure.length, 3, 'objects are still ensured at workload admission')
+  t.same(p.warnings, ["SECRETWIRE_INJECT=pods: this Deployment's pod template is left as is; A are added to its Pods when they are created"])
+  t.equal(wired(plan(request(pod({ annotations: annotated('a') })), s)).patch.length, 1)
+  t.throws(() => plan(request(workload('Deployment', { annotations: annotated('a', 'nope') })), s), InvalidAnnotation,
+    'a workload whose Pods would be denied is denied at once')
+})
+
+t.test('another annotation prefix', async (t) => {
+  const s = settings({ SECRETWIRE_ANNOTATION_PREFIX: 'wire.example.com' })
+  t.match(plan(request(pod({ annotations: annotated('a') })), s), { wire: false })
+  const p = wired(plan(request(pod({ annotations: { 'wire.example.com/shared-secret': 'a' } })), s))
+  t.equal(p.ensure[0]!.metadata.labels['wire.example.com/shared-secret'], 'a')
+})
+
+t.test('a policy shapes the generator per shared secret', async (t) => {
+  const s = settings({ SECRETWIRE_CONFIG: 'p.yaml' }, {
+    'p.yaml': 'defaults:\n  password: { length: 30 }\nsharedSecrets:\n  short:\n    password: { length: 16, digits: 2, symbols: 0 }\n',
+  })
+  const spec = (name: string) => wired(plan(request(pod({ annotations: annotated(name) })), s)).ensure[0]!.spec
+  t.same(spec('short'), { length: 16, digits: 2, symbols: 0, symbolCharacters: '-_$@', noUpper: false, allowRepeat: true })
+  t.match(spec('other'), { length: 30, digits: 5 })
+})

@@ -1,0 +1,60 @@
+import t from 'tap'
+import { defaultPassword } from '../src/contract.ts'
+import { ConfigError } from '../src/errors.ts'
+import { openPolicy, parsePolicy, passwordProblem } from '../src/policy.ts'
+
+t.test('without a file: every namespace, the seed\'s password', async (t) => {
+  const p = openPolicy.forSecret('x')
+  t.ok(p.allows('anything'))
+  t.same(p.password, defaultPassword)
+})
+
+t.test('namespaces by name or glob, per shared secret, with defaults', async (t) => {
+  const policy = parsePolicy(`
+defaults:
+  namespaces: [shared]
+sharedSecrets:
+  grafana-db:
+    namespaces: [grafana, "pg-*", "team-?"]
+  open:
+    namespaces: ["*"]
+`, 'policy.yaml')
+  const db = policy.forSecret('grafana-db')
+  const cases: [string, boolean][] = [['grafana', true], ['pg-main', true], ['pg-', true], ['team-a', true], ['team-ab', false],
+    ['grafana-2', false], ['shared', false], ['xgrafana', false]]
+  for (const [ns, allowed] of cases) t.equal(db.allows(ns), allowed, ns)
+  t.ok(policy.forSecret('unlisted').allows('shared'), 'defaults apply to unlisted secrets')
+  t.notOk(policy.forSecret('unlisted').allows('grafana'))
+  t.ok(policy.forSecret('open').allows('anything'))
+})
+
+t.test('an empty file is the open policy', async (t) => {
+  t.ok(parsePolicy('', 'empty.yaml').forSecret('a').allows('b'))
+})
+
+t.test('bad files are refused at start, saying where', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['sharedSecrets: [', /^p\.yaml: not valid YAML/],
+    ['secrets: {}', /^p\.yaml: \/secrets: Unexpected property$/],
+    ['sharedSecrets:\n  a:\n    namespaces: grafana', /^p\.yaml: \/sharedSecrets\/a\/namespaces: Expected array$/],
+    ['sharedSecrets:\n  a:\n    password: { length: "long" }', /\/sharedSecrets\/a\/password\/length: Expected integer/],
+    ['sharedSecrets:\n  a:\n    password: { colour: red }', /\/sharedSecrets\/a\/password\/colour: Unexpected property/],
+    ['sharedSecrets:\n  Bad_Name: {}', /^sharedSecrets\.Bad_Name: not a valid shared secret NAME/],
+    ['sharedSecrets:\n  a:\n    password: { length: 8, digits: 5, symbols: 5 }', /^sharedSecrets\.a\.password: digits \(5\) \+ symbols \(5\) exceed length \(8\)$/],
+    ['defaults:\n  password: { allowRepeat: false }', /^defaults\.password: 32 letters without repeats, only 52 exist|digits|symbols/],
+  ]
+  for (const [text, message] of cases) {
+    t.throws(() => parsePolicy(text, 'p.yaml'), ConfigError)
+    t.throws(() => parsePolicy(text, 'p.yaml'), { message }, text)
+  }
+})
+
+t.test('password shapes ESO cannot generate are named', async (t) => {
+  const shape = (o: object) => ({ ...defaultPassword, ...o })
+  t.equal(passwordProblem(defaultPassword), undefined, 'the seed\'s shape is fine')
+  t.equal(passwordProblem(shape({ allowRepeat: false, length: 20, symbols: 4 })), undefined)
+  t.match(passwordProblem(shape({ allowRepeat: false, length: 70 })), /60 letters without repeats, only 52 exist/)
+  t.match(passwordProblem(shape({ allowRepeat: false, length: 40, noUpper: true })), /30 letters without repeats, only 26/)
+  t.match(passwordProblem(shape({ allowRepeat: false, length: 30, digits: 11 })), /11 digits without repeats/)
+  t.match(passwordProblem(shape({ allowRepeat: false, length: 20, symbols: 5 })), /5 symbols without repeats, symbolCharacters has 4/)
+})

@@ -1,0 +1,46 @@
+// render: the webhook's planner applied to manifests, with no cluster.
+import t from 'tap'
+import { InvalidAnnotation, InvalidObject } from '../src/errors.ts'
+import { plan } from '../src/plan.ts'
+import { render } from '../src/render.ts'
+import { annotated, pod, request, settings, workload } from './helpers/objects.ts'
+
+const s = settings()
+
+t.test('documents come back as admission would store them, with each ESO object once', async (t) => {
+  const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } }
+  const docs = [
+    workload('Deployment', { name: 'web', namespace: 'shop', annotations: annotated('db') }),
+    service,
+    null,
+    workload('CronJob', { name: 'backup', namespace: 'shop', annotations: annotated('db=PGPASSWORD') }),
+    pod({ name: 'debug', annotations: annotated('db') }),
+  ]
+  const out = render(docs, 'default', s)
+  const env = (name: string) => [{ name, valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } }]
+  const [deployment, svc, nothing, cron, debug] = out.documents as typeof docs
+  t.same(deployment?.spec.template.spec.containers[0].env, env('DB'))
+  t.same(cron?.spec.jobTemplate.spec.template.spec.containers[0].env, env('PGPASSWORD'))
+  t.same(debug?.spec.containers[0].env, env('DB'))
+  t.same(svc, service, 'other kinds pass through')
+  t.equal(nothing, null)
+  t.same(docs[0]?.spec.template.spec.containers[0].env, undefined, 'the input is not modified')
+  t.same(out.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
+    'Password eso-secret-storage/secretwire-db', 'PushSecret eso-secret-storage/secretwire-db',
+    'ExternalSecret shop/secretwire-db', 'ExternalSecret default/secretwire-db',
+  ], 'namespace from the manifest, else the one given')
+})
+
+t.test('the same denial as the webhook', async (t) => {
+  const bad = workload('Deployment', { annotations: annotated('db', 'missing') })
+  let webhookMessage = ''
+  try {
+    plan(request(bad), s)
+  } catch (err) {
+    webhookMessage = (err as Error).message
+  }
+  t.throws(() => render([bad], 'default', s), InvalidAnnotation)
+  t.throws(() => render([bad], 'default', s), { message: webhookMessage })
+  t.throws(() => render([{ kind: 'Pod' }], 'default', s), InvalidObject)
+  t.throws(() => render(['text'], 'default', s), { message: 'document 1 is not a Kubernetes object (it needs apiVersion and kind)' })
+})
