@@ -3,9 +3,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { AdmissionReviewSchema, reviewResponse, type AdmissionReview } from './admission/review.ts'
+import type { AdmissionRequest } from './admission/review.ts'
 import type { Admission } from './admit.ts'
 import { AdmissionError } from './errors.ts'
-import type { AdmissionRequest } from './admission/review.ts'
+import type { Metrics } from './metrics.ts'
 
 /** object + oldObject of the largest object etcd stores (1.5 MiB each), with room for the envelope. */
 export const maxBodyBytes = 6 * 1024 * 1024
@@ -16,6 +17,8 @@ export interface AppOptions {
   readonly https?: { readonly key: string | Buffer, readonly cert: string | Buffer }
   /** Whether admissions can be served (readiness); defaults to always. */
   readonly ready?: () => boolean
+  /** Recorded per admission and served on /metrics when given. */
+  readonly metrics?: Metrics
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -38,9 +41,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const started = process.hrtime.bigint()
     const { request } = req.body
     const admission = await opts.admit(request)
-    logAdmission(req.log, request, admission, Number(process.hrtime.bigint() - started) / 1e6)
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    opts.metrics?.recordAdmission(request, admission, ms / 1000)
+    logAdmission(req.log, request, admission, ms)
     return reviewResponse(admission.response)
   })
+
+  const { metrics } = opts
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
+  }
 
   app.get('/healthz', async () => 'ok')
   app.get('/readyz', async (_req, reply) => {

@@ -17,6 +17,7 @@ export interface Config {
   readonly inject: InjectMode
   readonly policy: Policy
   readonly apiTimeoutMs: number
+  readonly shutdownDelayMs: number
   readonly logLevel: string
 }
 
@@ -79,6 +80,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     inject: oneOf<InjectMode>(settings.inject, ['templates', 'pods']),
     policy,
     apiTimeoutMs: integer(settings.apiTimeoutMs, 100, 30_000),
+    shutdownDelayMs: integer(settings.shutdownDelayMs, 0, 120_000),
     logLevel: oneOf(settings.logLevel, logLevels),
   })
 }

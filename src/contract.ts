@@ -66,10 +66,10 @@ interface SettingDoc {
 
 /** Settings, read from the environment once at start (see config.ts). */
 export const settings = {
-  port: { env: 'PORT', default: '8443', doc: 'HTTPS port serving /mutate, /healthz and /readyz.' },
+  port: { env: 'PORT', default: '8443', doc: 'HTTPS port serving /mutate, /healthz, /readyz and /metrics.' },
   tlsCertFile: {
     env: 'TLS_CERT_FILE', default: '',
-    doc: 'PEM serving certificate. Unset: a self-signed certificate in memory, with a warning.',
+    doc: 'PEM serving certificate, reloaded when it changes (no restart). Unset: a self-signed certificate in memory, with a warning.',
   },
   tlsKeyFile: { env: 'TLS_KEY_FILE', default: '', doc: 'PEM private key of TLS_CERT_FILE.' },
   kubeconfig: { env: 'KUBECONFIG', default: '', doc: 'Kubeconfig to reach the API server. Unset: the in-cluster service account.' },
@@ -97,6 +97,10 @@ export const settings = {
   apiTimeoutMs: {
     env: 'SECRETWIRE_API_TIMEOUT_MS', default: '3000',
     doc: 'Budget for the Kubernetes API calls of one admission; past it the admission is denied. Keep it under the webhook timeout.',
+  },
+  shutdownDelayMs: {
+    env: 'SECRETWIRE_SHUTDOWN_DELAY_MS', default: '5000',
+    doc: 'On SIGTERM, how long /readyz fails before the server stops taking connections; in-flight admissions always finish.',
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
 } as const satisfies Record<string, SettingDoc>

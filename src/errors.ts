@@ -83,7 +83,8 @@ export class ObjectInTheWay extends AdmissionError {
 
 /** The Kubernetes API refused, failed or did not answer in time. */
 export class KubernetesFailure extends AdmissionError {
-  constructor(readonly code: number, readonly reason: string, message: string) {
+  /** `httpStatus`: what the API server answered, if it answered at all. */
+  constructor(readonly code: number, readonly reason: string, message: string, readonly httpStatus?: number) {
     super(message)
   }
 }

@@ -111,14 +111,14 @@ function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFa
   if (err instanceof ApiException) {
     const s = status(err)
     const message = s.message ?? `HTTP ${err.code}`
-    if (err.code === 403) return new KubernetesFailure(403, 'Forbidden', `secretwire was forbidden from ${doing}: ${message}`)
+    const answered = (code: number, reason: string, text: string) => new KubernetesFailure(code, reason, text, err.code)
+    if (err.code === 403) return answered(403, 'Forbidden', `secretwire was forbidden from ${doing}: ${message}`)
     if (err.code === 404 && missingResource(err)) {
-      return new KubernetesFailure(404, 'NotFound',
-        `${doing}: the API server does not serve this kind (are the External Secrets Operator's CRDs installed?)`)
+      return answered(404, 'NotFound', `${doing}: the API server does not serve this kind (are the External Secrets Operator's CRDs installed?)`)
     }
-    if (err.code === 404) return new KubernetesFailure(404, 'NotFound', `${doing}: ${message}`)
-    if (err.code >= 500) return new KubernetesFailure(503, 'ServiceUnavailable', `the Kubernetes API failed while ${doing}: ${message}`)
-    return new KubernetesFailure(err.code, s.reason ?? 'BadRequest', `${doing}: ${message}`)
+    if (err.code === 404) return answered(404, 'NotFound', `${doing}: ${message}`)
+    if (err.code >= 500) return answered(503, 'ServiceUnavailable', `the Kubernetes API failed while ${doing}: ${message}`)
+    return answered(err.code, s.reason ?? 'BadRequest', `${doing}: ${message}`)
   }
   const code = (err as { code?: string }).code
   return new KubernetesFailure(503, 'ServiceUnavailable',

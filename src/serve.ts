@@ -1,27 +1,52 @@
-// `secretwire serve`: wires configuration, logger, certificate and Kubernetes client into the app and listens.
-// The only module with process-level side effects (signals, listening).
+// `secretwire serve`: wires configuration, logger, metrics, certificate and Kubernetes client into the app and
+// listens. The only module with process-level side effects (signals, listening, file watches).
+import type { Server } from 'node:https'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { admit } from './admit.ts'
 import { buildApp } from './app.ts'
 import { loadConfig } from './config.ts'
 import { KubeObjectStore, loadKubeConfig } from './kube.ts'
-import { servingKeyPair } from './tls.ts'
+import { createMetrics } from './metrics.ts'
+import { servingKeyPair, watchKeyPair } from './tls.ts'
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig(env)
   const logger = pino({ level: config.logLevel, base: { service: 'secretwire' } })
-  const store = new KubeObjectStore(loadKubeConfig(config.kubeconfig))
+  const metrics = createMetrics()
+  const store = metrics.instrument(new KubeObjectStore(loadKubeConfig(config.kubeconfig)))
+  const keyPair = await servingKeyPair(config, logger)
+  metrics.recordCertificate(keyPair.cert)
+
+  let ready = false
   const app = buildApp({
-    logger,
-    https: await servingKeyPair(config, logger),
+    logger, metrics,
+    https: keyPair,
+    ready: () => ready,
     admit: (request) => admit(request, { settings: config, store }),
   })
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down')
+  const certificates = config.tls && watchKeyPair(config.tls, keyPair, (pair) => {
+    // New connections get the new certificate; open ones keep theirs.
+    (app.server as Server).setSecureContext(pair)
+    metrics.recordCertificate(pair.cert)
+  }, logger)
+
+  // Not ready first, so endpoints drop this replica; then stop accepting and let in-flight admissions finish.
+  const shutdown = async (signal: string) => {
+    ready = false
+    logger.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down: not ready, draining')
+    await sleep(config.shutdownDelayMs)
+    certificates?.stop()
     await app.close()
+    logger.info('stopped')
     process.exit(0)
   }
-  process.once('SIGTERM', stop).once('SIGINT', stop)
+  process.once('SIGTERM', (s) => void shutdown(s)).once('SIGINT', (s) => void shutdown(s))
+
   await app.listen({ port: config.port, host: '::' })
-  logger.info({ port: config.port, strategy: config.strategy, inject: config.inject, storageNamespace: config.storageNamespace }, 'serving admissions')
+  ready = true
+  logger.info({
+    port: config.port, strategy: config.strategy, inject: config.inject,
+    storageNamespace: config.storageNamespace, clusterSecretStore: config.clusterSecretStore,
+  }, 'serving admissions')
 }

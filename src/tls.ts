@@ -1,6 +1,9 @@
-// The serving certificate: the configured files, or a self-signed one made in memory (fine for trying
-// secretwire out; the API server trusts it only if given it as caBundle).
+// The serving certificate: the configured files, reloaded when they change, or a self-signed one made in memory
+// (fine for trying secretwire out; the API server trusts it only if given it as caBundle).
+import { watch } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { createSecureContext } from 'node:tls'
 import type { Logger } from 'pino'
 import { generate } from 'selfsigned'
 import type { Config } from './config.ts'
@@ -42,4 +45,44 @@ export async function servingKeyPair(config: Config, log: Logger): Promise<KeyPa
   if (config.tls !== undefined) return readKeyPair(config.tls)
   log.warn('TLS_CERT_FILE and TLS_KEY_FILE are not set: serving a self-signed certificate made in memory')
   return selfSigned()
+}
+
+/**
+ * Calls `onChange` with the new pair whenever the files change. Kubernetes updates a mounted Secret by swapping
+ * a `..data` symlink, so the directories are watched, not the files; a slow poll covers missed events. A pair that
+ * cannot be read or whose key does not match is logged and skipped: the current certificate stays in use.
+ */
+export function watchKeyPair(
+  files: NonNullable<Config['tls']>, current: KeyPair, onChange: (pair: KeyPair) => void, log: Logger, pollMs = 30_000,
+): { stop(): void } {
+  let last = current
+  let timer: NodeJS.Timeout | undefined
+  const check = async () => {
+    let pair: KeyPair
+    try {
+      pair = await readKeyPair(files)
+      createSecureContext(pair)
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'TLS certificate or key unusable; keeping the current one')
+      return
+    }
+    if (pair.cert === last.cert && pair.key === last.key) return
+    last = pair
+    onChange(pair)
+    log.info({ certFile: files.certFile }, 'serving the new TLS certificate')
+  }
+  // Several events arrive for one swap: react once they settle.
+  const schedule = () => {
+    clearTimeout(timer)
+    timer = setTimeout(() => void check(), 100)
+  }
+  const watchers = [...new Set([dirname(files.certFile), dirname(files.keyFile)])].map((dir) => watch(dir, schedule))
+  const poll = setInterval(() => void check(), pollMs).unref()
+  return {
+    stop() {
+      for (const w of watchers) w.close()
+      clearInterval(poll)
+      clearTimeout(timer)
+    },
+  }
 }

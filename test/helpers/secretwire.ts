@@ -17,6 +17,8 @@ import { registerMutatingWebhook, secretwireRules, untilWebhookAnswers } from '.
 export interface Secretwire {
   readonly settings: Config
   readonly url: string
+  /** The CA bundle that makes the API server trust `url`. */
+  readonly caBundle: string
   /** Every admission secretwire answered, in order. */
   readonly admissions: { request: AdmissionRequest, admission: Admission }[]
 }
@@ -65,5 +67,5 @@ export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireO
       body: { metadata: { name: 'probe', annotations: { [`${settings.annotationPrefix}/shared-secret`]: 'Not-A-Name' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
     }).then(() => false, (err: { body?: string }) => String(err.body).includes('is not a valid NAME')))
   }
-  return { settings, url, admissions }
+  return { settings, url, caBundle: tls.caBundle, admissions }
 }

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { KubeConfig } from '@kubernetes/client-node'
 import { buildGo } from './gobuild.ts'
-import { esoCrdFiles } from './eso.ts'
+import { crdFiles } from './crds.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const moduleDir = join(repoRoot, 'tools', 'controlplane')
@@ -54,7 +54,7 @@ export async function buildControlPlane(): Promise<string> {
 }
 
 export async function startControlPlane(): Promise<ControlPlane> {
-  const [binDir, crds] = await Promise.all([buildControlPlane(), esoCrdFiles()])
+  const [binDir, crds] = await Promise.all([buildControlPlane(), crdFiles()])
   const child = spawn(join(binDir, 'controlplane'), crds.flatMap((crd) => ['--crd', crd]), {
     stdio: ['pipe', 'pipe', 'pipe'],
   })

@@ -1,0 +1,107 @@
+// Prometheus metrics. Label values come from small closed sets (admitted kinds, outcomes, ESO kinds, HTTP codes),
+// never from user input, so series cannot grow without bound.
+import { X509Certificate } from 'node:crypto'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { AdmissionRequest } from './admission/review.ts'
+import type { Admission } from './admit.ts'
+import { AdmissionError, KubernetesFailure, ObjectInTheWay } from './errors.ts'
+import { resources, type ObjectRef } from './eso.ts'
+import type { ObjectStore } from './kube.ts'
+import { workloadKind } from './workload.ts'
+
+export interface Metrics {
+  readonly registry: Registry
+  recordAdmission(request: AdmissionRequest, admission: Admission, seconds: number): void
+  recordCertificate(certPem: string): void
+  /** The store, with every API request counted and timed. */
+  instrument(store: ObjectStore): ObjectStore
+}
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+export function createMetrics(): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const admissions = new Counter({
+    name: 'secretwire_admissions_total',
+    help: 'Admission requests answered, by kind, operation and outcome (allowed, patched, denied, error).',
+    labelNames: ['kind', 'operation', 'outcome'] as const,
+    registers: [registry],
+  })
+  const admissionDuration = new Histogram({
+    name: 'secretwire_admission_duration_seconds',
+    help: 'Time from a decoded AdmissionReview to its answer, ensure included.',
+    labelNames: ['kind'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  })
+  const creates = new Counter({
+    name: 'secretwire_ensure_creates_total',
+    help: 'ESO objects created by ensure, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  })
+  const ensureErrors = new Counter({
+    name: 'secretwire_ensure_errors_total',
+    help: 'Admissions denied because ensure failed, by reason (Forbidden, Timeout, ServiceUnavailable, Conflict, ...).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const apiRequests = new Counter({
+    name: 'secretwire_kube_api_requests_total',
+    help: 'Requests to the Kubernetes API, by verb, resource and HTTP status code (0: no answer).',
+    labelNames: ['verb', 'resource', 'code'] as const,
+    registers: [registry],
+  })
+  const apiDuration = new Histogram({
+    name: 'secretwire_kube_api_request_duration_seconds',
+    help: 'Latency of requests to the Kubernetes API, by verb and resource.',
+    labelNames: ['verb', 'resource'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  })
+  const certExpiry = new Gauge({
+    name: 'secretwire_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the serving certificate in use expires (Unix time).',
+    registers: [registry],
+  })
+
+  async function timed<T>(verb: string, ref: ObjectRef, call: () => Promise<T>, code: (result: T) => number): Promise<T> {
+    const resource = resources[ref.kind].plural
+    const end = apiDuration.startTimer({ verb, resource })
+    try {
+      const result = await call()
+      apiRequests.inc({ verb, resource, code: code(result) })
+      return result
+    } catch (err) {
+      apiRequests.inc({ verb, resource, code: err instanceof KubernetesFailure ? err.httpStatus ?? 0 : 0 })
+      throw err
+    } finally {
+      end()
+    }
+  }
+
+  return {
+    registry,
+    recordAdmission(request, admission, seconds) {
+      const kind = workloadKind(request.kind.group, request.kind.kind)?.kind ?? 'other'
+      const { response, ensured, error } = admission
+      const outcome = error !== undefined && !(error instanceof AdmissionError)
+        ? 'error'
+        : !response.allowed ? 'denied' : response.patch !== undefined ? 'patched' : 'allowed'
+      admissions.inc({ kind, operation: request.operation, outcome })
+      admissionDuration.observe({ kind }, seconds)
+      for (const o of ensured?.created ?? []) creates.inc({ kind: o.kind })
+      if (error instanceof KubernetesFailure || error instanceof ObjectInTheWay) ensureErrors.inc({ reason: error.reason })
+    },
+    recordCertificate(certPem) {
+      certExpiry.set(Math.floor(new Date(new X509Certificate(certPem).validTo).getTime() / 1000))
+    },
+    instrument(store) {
+      return {
+        get: (ref, signal) => timed('get', ref, () => store.get(ref, signal), (found) => (found === undefined ? 404 : 200)),
+        create: (object, signal) => timed('create', object, () => store.create(object, signal), (r) => (r === 'created' ? 201 : 409)),
+      }
+    },
+  }
+}
