@@ -33,8 +33,8 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-export async function serve(t: Test, env: Record<string, string>, ca: string): Promise<Served> {
-  const port = await freePort()
+export async function serve(t: Test, env: Record<string, string>, ca: string, fixedPort?: number): Promise<Served> {
+  const port = fixedPort ?? await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), 'serve'], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '', PORT: String(port), ...env },

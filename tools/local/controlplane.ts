@@ -3,14 +3,14 @@
 // however it ends, the launcher sees EOF and tears everything down.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { KubeConfig } from '@kubernetes/client-node'
-import { buildGo } from './gobuild.ts'
 import { crdFiles } from './crds.ts'
+import { buildGo } from './gobuild.ts'
+import { repoRoot } from './paths.ts'
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export { repoRoot }
 const moduleDir = join(repoRoot, 'tools', 'controlplane')
 
 export interface ControlPlaneInfo {
@@ -21,6 +21,15 @@ export interface ControlPlaneInfo {
   readonly apiserverPid: number
   readonly etcdPid: number
   readonly readyMillis: number
+  /** Log file of each sidecar, by name. */
+  readonly sidecarLogs?: Readonly<Record<string, string>>
+}
+
+/** A program run against the control plane once it is ready, with KUBECONFIG set, stopped before it. */
+export interface Sidecar {
+  readonly name: string
+  readonly path: string
+  readonly args?: readonly string[]
 }
 
 /** Fault-injection commands the launcher understands (tools/controlplane/cmd/controlplane/commands.go). */
@@ -53,11 +62,15 @@ export async function buildControlPlane(): Promise<string> {
   })
 }
 
-export async function startControlPlane(): Promise<ControlPlane> {
+export async function startControlPlane(opts: { sidecars?: readonly Sidecar[] } = {}): Promise<ControlPlane> {
   const [binDir, crds] = await Promise.all([buildControlPlane(), crdFiles()])
-  const child = spawn(join(binDir, 'controlplane'), crds.flatMap((crd) => ['--crd', crd]), {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const args = [
+    ...crds.flatMap((crd) => ['--crd', crd]),
+    ...(opts.sidecars ?? []).flatMap((s) => [
+      '--sidecar', `${s.name}=${s.path}`, ...(s.args ?? []).flatMap((a) => ['--sidecar-arg', `${s.name}=${a}`]),
+    ]),
+  ]
+  const child = spawn(join(binDir, 'controlplane'), args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-16_384) })
   const lines = createInterface({ input: child.stdout! })

@@ -1,40 +1,40 @@
 // The CRDs the local control plane installs, taken from their projects' own Go modules at pinned versions
-// (fetched through the Go module proxy; no copied files): the External Secrets Operator's, which secretwire
-// creates objects of, and cert-manager's Certificate and Issuer, so deploy/cert-manager can be applied.
+// (fetched through the Go module proxy; no copied files): every CRD of the External Secrets Operator, at the
+// version tools/eso builds its controller from, and cert-manager's Certificate and Issuer, so
+// deploy/cert-manager can be applied.
 import { execFile } from 'node:child_process'
+import { readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { repoRoot } from './paths.ts'
 
 const run = promisify(execFile)
 
 export const ESO_MODULE = 'github.com/external-secrets/external-secrets'
-export const ESO_VERSION = 'v1.3.2'
 export const CERT_MANAGER_MODULE = 'github.com/cert-manager/cert-manager'
 export const CERT_MANAGER_VERSION = 'v1.21.2'
 
-const sources = [
-  {
-    module: ESO_MODULE, version: ESO_VERSION, dir: 'config/crds/bases',
-    files: [
-      'external-secrets.io_externalsecrets.yaml',
-      'external-secrets.io_clustersecretstores.yaml',
-      'external-secrets.io_secretstores.yaml',
-      'external-secrets.io_pushsecrets.yaml',
-      'generators.external-secrets.io_passwords.yaml',
-      'generators.external-secrets.io_generatorstates.yaml',
-    ],
-  },
-  {
-    module: CERT_MANAGER_MODULE, version: CERT_MANAGER_VERSION, dir: 'deploy/crds',
-    files: ['cert-manager.io_certificates.yaml', 'cert-manager.io_issuers.yaml'],
-  },
-] as const
+/** The ESO version, as tools/eso/go.mod requires it: the one place it is pinned. */
+export async function esoVersion(): Promise<string> {
+  const goMod = await readFile(join(repoRoot, 'tools', 'eso', 'go.mod'), 'utf8')
+  const version = new RegExp(`^\\s*(?:require\\s+)?${ESO_MODULE.replaceAll('.', '\\.')} (v\\S+)`, 'm').exec(goMod)?.[1]
+  if (version === undefined) throw new Error(`tools/eso/go.mod does not require ${ESO_MODULE}`)
+  return version
+}
 
 /** Downloads the modules (once; Go caches them) and returns the absolute paths of the CRD files. */
 export async function crdFiles(): Promise<string[]> {
-  const dirs = await Promise.all(sources.map((s) => goModuleDir(s.module, s.version)))
-  return sources.flatMap((s, i) => s.files.map((file) => join(dirs[i]!, s.dir, file)))
+  const [eso, certManager] = await Promise.all([
+    esoVersion().then((v) => goModuleDir(ESO_MODULE, v)),
+    goModuleDir(CERT_MANAGER_MODULE, CERT_MANAGER_VERSION),
+  ])
+  const esoDir = join(eso, 'config', 'crds', 'bases')
+  const esoFiles = (await readdir(esoDir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort()
+  return [
+    ...esoFiles.map((f) => join(esoDir, f)),
+    ...['cert-manager.io_certificates.yaml', 'cert-manager.io_issuers.yaml'].map((f) => join(certManager, 'deploy', 'crds', f)),
+  ]
 }
 
 export async function goModuleDir(module: string, version: string): Promise<string> {

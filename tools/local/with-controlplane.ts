@@ -3,6 +3,7 @@
 // on the way out. Without a command it keeps the control plane up until Ctrl-C.
 import { spawn } from 'node:child_process'
 import { startControlPlane } from './controlplane.ts'
+import { buildEso } from './eso.ts'
 
 const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)
@@ -10,7 +11,8 @@ const command = separator === -1 ? [] : process.argv.slice(separator + 1)
 const started = Date.now()
 let controlPlane
 try {
-  controlPlane = await startControlPlane()
+  // ESO's controller too, so no test file compiles it while others run (the end-to-end tests start it).
+  ;[controlPlane] = await Promise.all([startControlPlane(), command.length > 0 ? buildEso() : undefined])
 } catch (err) {
   process.stderr.write(`[secretwire] ${(err as Error).message}\n`)
   process.exit(1)

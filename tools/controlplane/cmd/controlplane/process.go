@@ -16,6 +16,7 @@ type server struct {
 	name    string
 	path    string
 	args    []string
+	env     []string // added to this process's environment
 	logPath string
 	healthy func(context.Context) error
 
@@ -33,6 +34,9 @@ func (s *server) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(s.path, s.args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

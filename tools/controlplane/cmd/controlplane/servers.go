@@ -121,3 +121,26 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// newSidecar prepares NAME=PATH with the --sidecar-arg values given for NAME, run with KUBECONFIG set.
+func newSidecar(spec string, args []string, dir, kubeconfig string) (*server, error) {
+	name, path, ok := strings.Cut(spec, "=")
+	if !ok || name == "" || path == "" {
+		return nil, fmt.Errorf("--sidecar %q: want NAME=PATH", spec)
+	}
+	var own []string
+	for _, a := range args {
+		if n, arg, ok := strings.Cut(a, "="); ok && n == name {
+			own = append(own, arg)
+		}
+	}
+	return &server{
+		name:    name,
+		path:    path,
+		args:    own,
+		env:     []string{"KUBECONFIG=" + kubeconfig},
+		logPath: filepath.Join(dir, name+".log"),
+		// Started is enough: what it does is observed through the API server.
+		healthy: func(context.Context) error { return nil },
+	}, nil
+}

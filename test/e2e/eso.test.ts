@@ -1,0 +1,138 @@
+// End to end with the real External Secrets Operator: secretwire (a `secretwire serve` process, registered as
+// the API server's webhook) ensures the objects, ESO generates, pushes and copies the password, and workloads in
+// different namespaces naming the same shared secret end up with the same password.
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import t, { type Test } from 'tap'
+import { loopbackCert, type ServingCert } from '../helpers/certs.ts'
+import { esoCluster } from '../helpers/esocluster.ts'
+import { annotated, workload } from '../helpers/objects.ts'
+import { freePort, serve } from '../helpers/process.ts'
+import { registerMutatingWebhook, secretwireRules, untilWebhookAnswers } from '../helpers/webhook.ts'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const cluster = await esoCluster(t)
+const { kc } = cluster
+const core = kc.makeApiClient(CoreV1Api)
+const apps = kc.makeApiClient(AppsV1Api)
+const storage = 'eso-secret-storage'
+
+let n = 0
+async function namespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${++n}`
+  await core.createNamespace({ body: { metadata: { name } } })
+  return name
+}
+
+/** Starts `secretwire serve` with these settings and registers it for the namespaces. */
+async function secretwire(t: Test, namespaces: string[], env: Record<string, string> = {}, fixed?: { port: number, tls: ServingCert, dir: string }) {
+  const tls = fixed?.tls ?? await loopbackCert()
+  const dir = fixed?.dir ?? mkdtempSync(join(tmpdir(), 'secretwire-e2e-'))
+  writeFileSync(join(dir, 'tls.crt'), tls.cert)
+  writeFileSync(join(dir, 'tls.key'), tls.key)
+  const port = fixed?.port ?? await freePort()
+  const served = await serve(t, {
+    KUBECONFIG: cluster.cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'),
+    SECRETWIRE_SHUTDOWN_DELAY_MS: '0', ...env,
+  }, tls.cert, port)
+  if (fixed === undefined) {
+    await registerMutatingWebhook(t, kc, { name: `secretwire-${namespaces[0]}`, namespaces, url: `https://127.0.0.1:${port}/mutate`, caBundle: tls.caBundle, rules: secretwireRules })
+    for (const ns of namespaces) {
+      await untilWebhookAnswers(() => core.createNamespacedPod({
+        namespace: ns, dryRun: 'All',
+        body: { metadata: { name: 'probe', annotations: annotated('Not-A-Name') }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+      }).then(() => false, (err: { body?: string }) => String(err.body).includes('is not a valid NAME')))
+    }
+  }
+  return { served, port, tls, dir }
+}
+
+/** The seed's shape: 42 characters, exactly 5 digits and 5 symbols from -_$@, the rest letters. */
+function checkShape(t: Test, password: string): void {
+  t.equal(password.length, 42, 'length 42')
+  t.equal([...password].filter((c) => /[0-9]/.test(c)).length, 5, '5 digits')
+  t.equal([...password].filter((c) => '-_$@'.includes(c)).length, 5, '5 symbols from -_$@')
+  t.match(password, /^[A-Za-z0-9\-_$@]+$/, 'letters otherwise')
+}
+
+async function esCount(kcx: KubeConfig, ns: string): Promise<number> {
+  const res = await kcx.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: ns }) as { items: unknown[] }
+  return res.items.length
+}
+
+for (const strategy of ['push', 'generate'] as const) {
+  t.test(`strategy ${strategy}: two namespaces, one NAME, one password; another NAME, another password`, async (t) => {
+    const grafana = await namespace(`grafana-${strategy}`)
+    const postgres = await namespace(`postgres-${strategy}`)
+    await secretwire(t, [grafana, postgres], { SECRETWIRE_STRATEGY: strategy })
+    const shared = `db-${strategy}`
+    const other = `metrics-${strategy}`
+
+    await apps.createNamespacedDeployment({ namespace: grafana, body: workload('Deployment', { name: 'grafana', annotations: annotated(shared) }) })
+    await apps.createNamespacedStatefulSet({ namespace: postgres, body: workload('StatefulSet', { name: 'postgres', annotations: annotated(`${shared}=POSTGRES_PASSWORD`) }) })
+    await apps.createNamespacedDeployment({ namespace: postgres, body: workload('Deployment', { name: 'exporter', annotations: annotated(other) }) })
+
+    const stored = await cluster.password(storage, `secretwire-${shared}`)
+    const inGrafana = await cluster.password(grafana, `secretwire-${shared}`)
+    const inPostgres = await cluster.password(postgres, `secretwire-${shared}`)
+    const otherPassword = await cluster.password(postgres, `secretwire-${other}`)
+    t.equal(inGrafana, stored, 'grafana\'s Secret holds the stored password')
+    t.equal(inPostgres, stored, 'postgres\'s Secret holds the same password')
+    t.not(otherPassword, stored, 'another NAME has another password')
+    checkShape(t, stored)
+    checkShape(t, otherPassword)
+
+    const deployment = await apps.readNamespacedDeployment({ namespace: grafana, name: 'grafana' })
+    t.same(deployment.spec?.template.spec?.containers[0]?.env, [{ name: shared.toUpperCase().replace('-', '_'), valueFrom: { secretKeyRef: { name: `secretwire-${shared}`, key: 'password' } } }])
+  })
+}
+
+t.test('the password never changes: more workloads, a secretwire restart, a deleted ExternalSecret', async (t) => {
+  const a = await namespace('stable-a')
+  const b = await namespace('stable-b')
+  const sw = await secretwire(t, [a, b])
+  await apps.createNamespacedDeployment({ namespace: a, body: workload('Deployment', { name: 'one', annotations: annotated('stable') }) })
+  const original = await cluster.password(a, 'secretwire-stable')
+
+  await apps.createNamespacedDeployment({ namespace: b, body: workload('Deployment', { name: 'two', annotations: annotated('stable') }) })
+  await apps.createNamespacedDeployment({ namespace: a, body: workload('Deployment', { name: 'three', annotations: annotated('stable') }) })
+  t.equal(await cluster.password(b, 'secretwire-stable'), original, 'a later namespace gets the same password')
+
+  // Restart secretwire: same port and certificate, so the registered webhook reaches the new process.
+  sw.served.child.kill('SIGTERM')
+  t.equal(await sw.served.exited, 0)
+  await secretwire(t, [a, b], {}, sw)
+  const four = await apps.createNamespacedDeployment({ namespace: b, body: workload('Deployment', { name: 'four', annotations: annotated('stable') }) })
+  t.same(four.spec?.template.spec?.containers[0]?.env?.map((e) => e.name), ['STABLE'], 'the restarted secretwire wires')
+
+  // Delete the workload namespace's ExternalSecret, and its Secret as the garbage collector would (it owns it;
+  // no garbage collector runs here). The next admission recreates the ExternalSecret; ESO writes the Secret again.
+  const co = kc.makeApiClient(CustomObjectsApi)
+  await co.deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: a, name: 'secretwire-stable' })
+  await core.deleteNamespacedSecret({ namespace: a, name: 'secretwire-stable' })
+  t.equal(await esCount(kc, a), 0)
+  // The watch must see the deletion before an admission can recreate it.
+  await new Promise((r) => setTimeout(r, 1000))
+  await apps.createNamespacedDeployment({ namespace: a, body: workload('Deployment', { name: 'five', annotations: annotated('stable') }) })
+  t.equal(await esCount(kc, a), 1, 'recreated by the admission')
+  t.equal(await cluster.password(a, 'secretwire-stable'), original, 'the recreated Secret holds the same password')
+  await new Promise((r) => setTimeout(r, 3000))
+  for (const ns of [a, b, storage]) t.equal(await cluster.password(ns, 'secretwire-stable'), original, `${ns}: unchanged`)
+  const push = await co.getNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1alpha1', plural: 'pushsecrets', namespace: storage, name: 'secretwire-stable' }) as { metadata: { generation: number } }
+  t.equal(push.metadata.generation, 1, 'the PushSecret was never updated')
+})
+
+t.test('a namespace denied by policy gets no ExternalSecret and no Secret', async (t) => {
+  const allowed = await namespace('team')
+  const denied = await namespace('outsider')
+  const dir = mkdtempSync(join(tmpdir(), 'secretwire-policy-'))
+  writeFileSync(join(dir, 'policy.yaml'), 'sharedSecrets:\n  guarded:\n    namespaces: ["team-*"]\n')
+  await secretwire(t, [allowed, denied], { SECRETWIRE_CONFIG: join(dir, 'policy.yaml') })
+  await t.rejects(apps.createNamespacedDeployment({ namespace: denied, body: workload('Deployment', { annotations: annotated('guarded') }) }), { code: 403 })
+  await apps.createNamespacedDeployment({ namespace: allowed, body: workload('Deployment', { annotations: annotated('guarded') }) })
+  const password = await cluster.password(allowed, 'secretwire-guarded')
+  checkShape(t, password)
+  t.equal(await esCount(kc, denied), 0, 'no ExternalSecret in the denied namespace')
+  await t.rejects(core.readNamespacedSecret({ namespace: denied, name: 'secretwire-guarded' }), { code: 404 }, 'and no Secret')
+})

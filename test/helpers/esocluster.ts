@@ -1,0 +1,39 @@
+// A private control plane with the real External Secrets Operator running against it and the seed's
+// ClusterSecretStore installed from deploy/eso: the ground for end-to-end tests.
+import { join } from 'node:path'
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
+import type { Test } from 'tap'
+import { buildControlPlane, startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
+import { esoSidecar } from '../../tools/local/eso.ts'
+import { installStore, untilStoreReady } from '../../tools/local/store.ts'
+
+export interface EsoCluster {
+  readonly cp: ControlPlane
+  readonly kc: KubeConfig
+  /** The decoded value of key `password` of a Secret, once ESO has written it. */
+  password(namespace: string, name: string, timeoutMs?: number): Promise<string>
+}
+
+export async function esoCluster(t: Test): Promise<EsoCluster> {
+  const cp = await startControlPlane({ sidecars: [await esoSidecar()] })
+  t.teardown(() => cp.stop())
+  const kc = cp.kubeConfig()
+  await installStore(kc, cp.info, join(await buildControlPlane(), 'kubectl'))
+  await untilStoreReady(kc)
+  const core = kc.makeApiClient(CoreV1Api)
+  return {
+    cp, kc,
+    async password(namespace, name, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const secret = await core.readNamespacedSecret({ namespace, name }).catch(() => undefined)
+        const value = secret?.data?.password
+        if (value !== undefined) return Buffer.from(value, 'base64').toString('utf8')
+        if (Date.now() > deadline) {
+          throw new Error(`Secret ${namespace}/${name} has no password after ${timeoutMs} ms; ESO log: ${cp.info.sidecarLogs?.['external-secrets']}`)
+        }
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    },
+  }
+}
