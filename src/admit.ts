@@ -1,6 +1,7 @@
 // The admission handler, free of HTTP: request → plan → ensure → response. Every error becomes a denial here
 // and nowhere else, so whatever goes wrong the API server gets an answer within the deadline.
 import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './admission/review.ts'
+import { deadline } from './deadline.ts'
 import { ensureObjects, type EnsureOutcome } from './ensure.ts'
 import { toStatus } from './errors.ts'
 import { describe } from './eso.ts'
@@ -27,7 +28,7 @@ export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise
     if (!decided.wire) return { response: allowed(request.uid), plan: decided }
     const ensured = await ensureObjects(decided.ensure, deps.store, {
       dryRun: request.dryRun === true,
-      signal: AbortSignal.timeout(deps.settings.apiTimeoutMs),
+      deadline: deadline(deps.settings.apiTimeoutMs),
     })
     const warnings = [...decided.warnings, ...ensureWarnings(ensured)]
     return { response: patched(request.uid, decided.patch, warnings), plan: decided, ensured }

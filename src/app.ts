@@ -2,7 +2,7 @@
 // AdmissionReview (anything else is a 400 that says why), hand the request to `admit`, write the review back.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { AdmissionReviewSchema, reviewResponse, type AdmissionReview } from './admission/review.ts'
+import { AdmissionReviewResponseSchema, AdmissionReviewSchema, reviewResponse, type AdmissionReview } from './admission/review.ts'
 import type { AdmissionRequest } from './admission/review.ts'
 import type { Admission } from './admit.ts'
 import { AdmissionError } from './errors.ts'
@@ -37,7 +37,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ? Fastify(serverOptions)
     : Fastify({ ...serverOptions, https: { key: opts.https.key, cert: opts.https.cert } })) as unknown as FastifyInstance
 
-  app.post<{ Body: AdmissionReview }>('/mutate', { schema: { body: AdmissionReviewSchema } }, async (req) => {
+  app.post<{ Body: AdmissionReview }>('/mutate', { schema: { body: AdmissionReviewSchema, response: { 200: AdmissionReviewResponseSchema } } }, async (req) => {
     const started = process.hrtime.bigint()
     const { request } = req.body
     const admission = await opts.admit(request)

@@ -1,6 +1,7 @@
 // Ensure = create if absent, never update (an update to a PushSecret would push a new password). Objects of the
 // right name that lack secretwire's labels are never adopted: the admission is refused, and since every object
 // is read before any is created, a refusal leaves nothing half-made.
+import type { Deadline } from './deadline.ts'
 import { ObjectInTheWay } from './errors.ts'
 import { describe, type ManagedObject } from './eso.ts'
 import type { ObjectStore, StoredObject } from './kube.ts'
@@ -15,11 +16,11 @@ export interface EnsureOutcome {
 export interface EnsureOptions {
   readonly dryRun: boolean
   /** Aborts every API call when the admission's time is up. */
-  readonly signal: AbortSignal
+  readonly deadline: Deadline
 }
 
 export async function ensureObjects(objects: readonly ManagedObject[], store: ObjectStore, opts: EnsureOptions): Promise<EnsureOutcome> {
-  const found = await Promise.all(objects.map((o) => store.get(o, opts.signal)))
+  const found = await Promise.all(objects.map((o) => store.get(o, opts.deadline)))
   objects.forEach((o, i) => checkOwned(o, found[i]))
   const missing = objects.filter((_, i) => found[i] === undefined)
   if (opts.dryRun) return { created: [], wouldCreate: missing }
@@ -27,8 +28,8 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   const created: ManagedObject[] = []
   // In plan order, so a generator exists before the PushSecret or ExternalSecret that references it.
   for (const object of missing) {
-    if (await store.create(object, opts.signal) === 'exists') {
-      checkOwned(object, await store.get(object, opts.signal))
+    if (await store.create(object, opts.deadline) === 'exists') {
+      checkOwned(object, await store.get(object, opts.deadline))
     } else {
       created.push(object)
     }

@@ -2,6 +2,7 @@
 // secretwire manages, each call bounded by the admission's deadline, and turns every failure into a typed
 // KubernetesFailure that says what was attempted and why it failed.
 import { ApiException, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node'
+import type { Deadline } from './deadline.ts'
 import { ConfigError, KubernetesFailure } from './errors.ts'
 import { describe, resources, type ManagedObject, type ObjectRef } from './eso.ts'
 
@@ -12,9 +13,9 @@ export interface StoredObject {
 
 export interface ObjectStore {
   /** The object, or undefined when it does not exist. */
-  get(ref: ObjectRef, signal: AbortSignal): Promise<StoredObject | undefined>
+  get(ref: ObjectRef, deadline: Deadline): Promise<StoredObject | undefined>
   /** 'exists' when a concurrent create won the race (HTTP 409). */
-  create(object: ManagedObject, signal: AbortSignal): Promise<'created' | 'exists'>
+  create(object: ManagedObject, deadline: Deadline): Promise<'created' | 'exists'>
 }
 
 /** KUBECONFIG when given, else the in-cluster service account. Never the library's silent localhost:8080 fallback. */
@@ -45,7 +46,7 @@ export class KubeObjectStore implements ObjectStore {
     this.api = kc.makeApiClient(CustomObjectsApi)
   }
 
-  async get(ref: ObjectRef, signal: AbortSignal): Promise<StoredObject | undefined> {
+  async get(ref: ObjectRef, { signal }: Deadline): Promise<StoredObject | undefined> {
     try {
       return await this.api.getNamespacedCustomObject(
         { ...resources[ref.kind], namespace: ref.metadata.namespace, name: ref.metadata.name }, abortable(signal)) as StoredObject
@@ -55,7 +56,7 @@ export class KubeObjectStore implements ObjectStore {
     }
   }
 
-  async create(object: ManagedObject, signal: AbortSignal): Promise<'created' | 'exists'> {
+  async create(object: ManagedObject, { signal }: Deadline): Promise<'created' | 'exists'> {
     try {
       await this.api.createNamespacedCustomObject(
         { ...resources[object.kind], namespace: object.metadata.namespace, body: object }, abortable(signal))

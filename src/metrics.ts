@@ -15,6 +15,8 @@ export interface Metrics {
   recordCertificate(certPem: string): void
   /** The store, with every API request counted and timed. */
   instrument(store: ObjectStore): ObjectStore
+  /** Reports the watch cache's size on every scrape. */
+  observeCache(size: () => Readonly<Record<string, number>>): void
 }
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -60,6 +62,16 @@ export function createMetrics(): Metrics {
     buckets: latencyBuckets,
     registers: [registry],
   })
+  let cacheSize: () => Readonly<Record<string, number>> = () => ({})
+  new Gauge({
+    name: 'secretwire_cache_objects',
+    help: 'Managed objects held by the watch cache, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      for (const [kind, n] of Object.entries(cacheSize())) this.set({ kind }, n)
+    },
+  })
   const certExpiry = new Gauge({
     name: 'secretwire_tls_certificate_expiry_timestamp_seconds',
     help: 'When the serving certificate in use expires (Unix time).',
@@ -97,10 +109,13 @@ export function createMetrics(): Metrics {
     recordCertificate(certPem) {
       certExpiry.set(Math.floor(new Date(new X509Certificate(certPem).validTo).getTime() / 1000))
     },
+    observeCache(size) {
+      cacheSize = size
+    },
     instrument(store) {
       return {
-        get: (ref, signal) => timed('get', ref, () => store.get(ref, signal), (found) => (found === undefined ? 404 : 200)),
-        create: (object, signal) => timed('create', object, () => store.create(object, signal), (r) => (r === 'created' ? 201 : 409)),
+        get: (ref, deadline) => timed('get', ref, () => store.get(ref, deadline), (found) => (found === undefined ? 404 : 200)),
+        create: (object, deadline) => timed('create', object, () => store.create(object, deadline), (r) => (r === 'created' ? 201 : 409)),
       }
     },
   }

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { admit } from './admit.ts'
 import { buildApp } from './app.ts'
+import { CachedStore, startInformers } from './cache.ts'
 import { loadConfig } from './config.ts'
 import { KubeObjectStore, loadKubeConfig } from './kube.ts'
 import { createMetrics } from './metrics.ts'
@@ -12,17 +13,24 @@ import { servingKeyPair, watchKeyPair } from './tls.ts'
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig(env)
-  const logger = pino({ level: config.logLevel, base: { service: 'secretwire' } })
+  // Asynchronous writes: a slow stdout pipe must not stall admissions; under load, lines batch into fewer writes.
+  const logs = pino.destination({ dest: 1, sync: false })
+  const logger = pino({ level: config.logLevel, base: { service: 'secretwire' } }, logs)
   const metrics = createMetrics()
-  const store = metrics.instrument(new KubeObjectStore(loadKubeConfig(config.kubeconfig)))
+  const kc = loadKubeConfig(config.kubeconfig)
   const keyPair = await servingKeyPair(config, logger)
   metrics.recordCertificate(keyPair.cert)
+  // Admissions are served from the watch cache: ready only once it has listed what exists.
+  const informers = await startInformers(kc, config.storageNamespace, logger)
+  metrics.observeCache(() => informers.size())
+  // Outside the instrumentation, so the metrics count only requests that reach the API server.
+  const store = new CachedStore(informers, metrics.instrument(new KubeObjectStore(kc)))
 
-  let ready = false
+  let serving = false
   const app = buildApp({
     logger, metrics,
     https: keyPair,
-    ready: () => ready,
+    ready: () => serving && informers.synced,
     admit: (request) => admit(request, { settings: config, store }),
   })
   const certificates = config.tls && watchKeyPair(config.tls, keyPair, (pair) => {
@@ -33,18 +41,20 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
 
   // Not ready first, so endpoints drop this replica; then stop accepting and let in-flight admissions finish.
   const shutdown = async (signal: string) => {
-    ready = false
+    serving = false
     logger.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down: not ready, draining')
     await sleep(config.shutdownDelayMs)
     certificates?.stop()
     await app.close()
+    await informers.stop()
     logger.info('stopped')
+    logs.flushSync()
     process.exit(0)
   }
   process.once('SIGTERM', (s) => void shutdown(s)).once('SIGINT', (s) => void shutdown(s))
 
   await app.listen({ port: config.port, host: '::' })
-  ready = true
+  serving = true
   logger.info({
     port: config.port, strategy: config.strategy, inject: config.inject,
     storageNamespace: config.storageNamespace, clusterSecretStore: config.clusterSecretStore,

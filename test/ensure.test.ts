@@ -1,5 +1,6 @@
 // ensure against the real API server: create if absent, never update, never adopt, races counted as success.
 import t, { type Test } from 'tap'
+import { deadline } from '../src/deadline.ts'
 import { ensureObjects } from '../src/ensure.ts'
 import { ObjectInTheWay } from '../src/errors.ts'
 import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
@@ -9,7 +10,7 @@ import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
 import { inventory, list } from './helpers/eso.ts'
 
 // Generous: these tests count objects and requests, not time (the bench measures time).
-const signal = () => AbortSignal.timeout(30_000)
+const signal = () => deadline(30_000)
 
 async function setup(t: Test) {
   const kc = await kubeConfig()
@@ -22,10 +23,10 @@ async function setup(t: Test) {
 
 t.test('creates what is missing, in order, and nothing the second time', async (t) => {
   const { kc, storage, namespace, objects, store } = await setup(t)
-  const first = await ensureObjects(objects, store, { dryRun: false, signal: signal() })
+  const first = await ensureObjects(objects, store, { dryRun: false, deadline: signal() })
   t.same(first.created.map((o) => o.kind), ['Password', 'PushSecret', 'ExternalSecret'])
   const [pushBefore] = await list(kc, 'PushSecret', storage)
-  const second = await ensureObjects(objects, store, { dryRun: false, signal: signal() })
+  const second = await ensureObjects(objects, store, { dryRun: false, deadline: signal() })
   t.same(second, { created: [], wouldCreate: [] })
   const [pushAfter] = await list(kc, 'PushSecret', storage)
   t.equal(pushAfter?.metadata.resourceVersion, pushBefore?.metadata.resourceVersion, 'never updated')
@@ -34,14 +35,14 @@ t.test('creates what is missing, in order, and nothing the second time', async (
 
 t.test('dry run reads and creates nothing', async (t) => {
   const { kc, storage, namespace, objects, store } = await setup(t)
-  const outcome = await ensureObjects(objects, store, { dryRun: true, signal: signal() })
+  const outcome = await ensureObjects(objects, store, { dryRun: true, deadline: signal() })
   t.same(outcome.wouldCreate, objects)
   t.same(await inventory(kc, storage, namespace), [])
 })
 
 t.test('50 concurrent ensures: each object exists once, created once, nobody fails', async (t) => {
   const { kc, storage, namespace, objects, store } = await setup(t)
-  const outcomes = await Promise.all(Array.from({ length: 50 }, () => ensureObjects(objects, store, { dryRun: false, signal: signal() })))
+  const outcomes = await Promise.all(Array.from({ length: 50 }, () => ensureObjects(objects, store, { dryRun: false, deadline: signal() })))
   t.equal(outcomes.reduce((n, o) => n + o.created.length, 0), 3, 'three creates in all; the losers saw 409 and counted it as success')
   t.equal((await inventory(kc, storage, namespace)).length, 3)
 })
@@ -50,8 +51,8 @@ t.test('an object without secretwire\'s labels is never adopted, and nothing els
   const { kc, storage, namespace, objects, store } = await setup(t)
   const foreign: ManagedObject = { ...objects[1]!, metadata: { ...objects[1]!.metadata, labels: { 'app.kubernetes.io/managed-by': 'helm' } } }
   await store.create(foreign, signal())
-  await t.rejects(ensureObjects(objects, store, { dryRun: false, signal: signal() }), ObjectInTheWay)
-  await t.rejects(ensureObjects(objects, store, { dryRun: false, signal: signal() }), {
+  await t.rejects(ensureObjects(objects, store, { dryRun: false, deadline: signal() }), ObjectInTheWay)
+  await t.rejects(ensureObjects(objects, store, { dryRun: false, deadline: signal() }), {
     code: 409,
     message: `PushSecret ${storage}/secretwire-db already exists and is not managed by secretwire (it lacks the labels ` +
       'app.kubernetes.io/managed-by=secretwire, secretwire.io/shared-secret=db); secretwire never adopts or changes it: rename or remove it',
@@ -59,7 +60,7 @@ t.test('an object without secretwire\'s labels is never adopted, and nothing els
   t.same(await inventory(kc, storage, namespace), [`PushSecret ${storage}/secretwire-db`], 'only the foreign object exists')
   const labelledForAnotherSecret: ManagedObject = { ...objects[2]!, metadata: { ...objects[2]!.metadata, labels: { ...objects[2]!.metadata.labels, 'secretwire.io/shared-secret': 'other' } } }
   await store.create(labelledForAnotherSecret, signal())
-  await t.rejects(ensureObjects([objects[2]!], store, { dryRun: true, signal: signal() }), { code: 409 }, 'the shared-secret label must match too, even on dry run')
+  await t.rejects(ensureObjects([objects[2]!], store, { dryRun: true, deadline: signal() }), { code: 409 }, 'the shared-secret label must match too, even on dry run')
 })
 
 t.test('a foreign object created between the read and the create is refused (race injected on the real server)', async (t) => {
@@ -77,6 +78,6 @@ t.test('a foreign object created between the read and the create is refused (rac
       return store.create(object, s)
     },
   }
-  await t.rejects(ensureObjects(objects, racing, { dryRun: false, signal: signal() }), { code: 409, message: /PushSecret .* is not managed by secretwire/ })
+  await t.rejects(ensureObjects(objects, racing, { dryRun: false, deadline: signal() }), { code: 409, message: /PushSecret .* is not managed by secretwire/ })
   t.same(await inventory(kc, storage, namespace), [`Password ${storage}/secretwire-db`, `PushSecret ${storage}/secretwire-db`])
 })

@@ -1,5 +1,6 @@
 // The Kubernetes adapter against a real API server, including the faults: stopped, paused, forbidden.
 import t from 'tap'
+import { deadline } from '../src/deadline.ts'
 import { ConfigError, KubernetesFailure } from '../src/errors.ts'
 import { consumerExternalSecret } from '../src/eso.ts'
 import { KubeObjectStore, loadKubeConfig } from '../src/kube.ts'
@@ -13,11 +14,11 @@ t.test('get and create', async (t) => {
   const namespace = await freshNamespace(t, kc)
   const store = new KubeObjectStore(kc)
   const es = consumerExternalSecret('db', namespace, settings)
-  t.equal(await store.get(es, AbortSignal.timeout(5000)), undefined, 'absent')
-  t.equal(await store.create(es, AbortSignal.timeout(5000)), 'created')
-  t.equal(await store.create(es, AbortSignal.timeout(5000)), 'exists', '409 is "exists"')
-  t.same((await store.get(es, AbortSignal.timeout(5000)))?.metadata?.labels, es.metadata.labels)
-  await t.rejects(store.create(consumerExternalSecret('db', 'no-such-namespace', settings), AbortSignal.timeout(5000)),
+  t.equal(await store.get(es, deadline(5000)), undefined, 'absent')
+  t.equal(await store.create(es, deadline(5000)), 'created')
+  t.equal(await store.create(es, deadline(5000)), 'exists', '409 is "exists"')
+  t.same((await store.get(es, deadline(5000)))?.metadata?.labels, es.metadata.labels)
+  await t.rejects(store.create(consumerExternalSecret('db', 'no-such-namespace', settings), deadline(5000)),
     { code: 404, message: /^creating ExternalSecret no-such-namespace\/secretwire-db: namespaces "no-such-namespace" not found$/ })
 })
 
@@ -25,8 +26,8 @@ t.test('forbidden: 403 with what was attempted and the API server\'s reason', as
   const kc = await kubeConfig()
   const namespace = await freshNamespace(t, kc)
   const store = new KubeObjectStore(await serviceAccountKubeConfig(kc, namespace, 'nobody'))
-  await t.rejects(store.get(consumerExternalSecret('db', namespace, settings), AbortSignal.timeout(5000)), KubernetesFailure)
-  await t.rejects(store.get(consumerExternalSecret('db', namespace, settings), AbortSignal.timeout(5000)), {
+  await t.rejects(store.get(consumerExternalSecret('db', namespace, settings), deadline(5000)), KubernetesFailure)
+  await t.rejects(store.get(consumerExternalSecret('db', namespace, settings), deadline(5000)), {
     code: 403, reason: 'Forbidden',
     message: `secretwire was forbidden from reading ExternalSecret ${namespace}/secretwire-db: externalsecrets.external-secrets.io "secretwire-db" is forbidden: ` +
       `User "system:serviceaccount:${namespace}:nobody" cannot get resource "externalsecrets" in API group "external-secrets.io" in the namespace "${namespace}"`,
@@ -40,20 +41,20 @@ t.test('an API server that stops answering, or is gone, fails within the deadlin
 
   await cp.command('pause-apiserver')
   const started = Date.now()
-  await t.rejects(store.get(es, AbortSignal.timeout(300)), {
+  await t.rejects(store.get(es, deadline(300)), {
     code: 504, reason: 'Timeout', message: 'the Kubernetes API did not answer in time while reading ExternalSecret default/secretwire-db',
   })
   const elapsed = Date.now() - started
   t.ok(elapsed < 1000, `gave up after ${elapsed} ms`)
   await cp.command('resume-apiserver')
-  t.equal(await store.get(es, AbortSignal.timeout(5000)), undefined, 'answers again once resumed')
+  t.equal(await store.get(es, deadline(5000)), undefined, 'answers again once resumed')
 
   await cp.command('stop-apiserver')
-  await t.rejects(store.create(es, AbortSignal.timeout(2000)), {
+  await t.rejects(store.create(es, deadline(2000)), {
     code: 503, reason: 'ServiceUnavailable', message: /^the Kubernetes API is unreachable \(ECONNREFUSED\) while creating ExternalSecret default\/secretwire-db$/,
   })
   await cp.command('start-apiserver')
-  t.equal(await store.create(es, AbortSignal.timeout(5000)), 'created', 'works again once restarted')
+  t.equal(await store.create(es, deadline(5000)), 'created', 'works again once restarted')
 })
 
 t.test('kubeconfig: a file, else in-cluster; never a silent localhost fallback', async (t) => {

@@ -78,6 +78,7 @@ t.test('JSON logs with the admission\'s identity, metrics, and never a secret va
   ]) t.ok(metrics.includes(series), series)
   t.match(metrics, /secretwire_tls_certificate_expiry_timestamp_seconds \d{10}/)
   t.match(metrics, /process_resident_memory_bytes \d+/)
+  t.ok(metrics.includes('secretwire_cache_objects{kind="PushSecret"} 1'), 'the watch cache holds the objects created')
   const unknown = await served.call('POST', '/mutate', { ...review(pod(), 'uid-svc'), request: { ...review(pod(), 'uid-svc').request, kind: { group: 'x.example', version: 'v1', kind: 'Anything-At-All' } } })
   t.equal(unknown.status, 200)
   t.match((await served.call('GET', '/metrics')).text, 'secretwire_admissions_total{kind="other",operation="CREATE",outcome="allowed"} 1', 'arbitrary kinds share one label value')

@@ -34,6 +34,20 @@ export const AdmissionReviewSchema = Type.Object({
   request: AdmissionRequestSchema,
 })
 
+/** For fast serialization of the answer (fast-json-stringify): it must list every field a response can carry. */
+export const AdmissionReviewResponseSchema = Type.Object({
+  apiVersion: Type.Literal('admission.k8s.io/v1'),
+  kind: Type.Literal('AdmissionReview'),
+  response: Type.Object({
+    uid: Type.String(),
+    allowed: Type.Boolean(),
+    patchType: Type.Optional(Type.Literal('JSONPatch')),
+    patch: Type.Optional(Type.String()),
+    status: Type.Optional(Type.Object({ code: Type.Integer(), reason: Type.String(), message: Type.String() })),
+    warnings: Type.Optional(Type.Array(Type.String())),
+  }),
+})
+
 export type AdmissionRequest = Readonly<Static<typeof AdmissionRequestSchema>>
 export type AdmissionReview = Readonly<Static<typeof AdmissionReviewSchema>>
 

@@ -8,6 +8,7 @@ import type { AdmissionRequest } from '../../src/admission/review.ts'
 import { admit, type Admission } from '../../src/admit.ts'
 import { buildApp } from '../../src/app.ts'
 import type { Config } from '../../src/config.ts'
+import { CachedStore, startInformers } from '../../src/cache.ts'
 import { KubeObjectStore, type ObjectStore } from '../../src/kube.ts'
 import { loopbackCert } from './certs.ts'
 import { freshNamespace } from './cluster.ts'
@@ -39,11 +40,15 @@ export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireO
   const env = { ...opts.env }
   env.SECRETWIRE_STORAGE_NAMESPACE ??= await freshNamespace(t, kc, 'store')
   const settings = loadSettings(env, opts.files)
-  const store = opts.store ?? new KubeObjectStore(opts.identity ?? kc)
+  const logger = pino({ level: 'silent' })
+  // As `secretwire serve` wires it: the watch cache in front of the API.
+  const informers = await startInformers(opts.identity ?? kc, settings.storageNamespace, logger)
+  t.teardown(() => informers.stop())
+  const store = opts.store ?? new CachedStore(informers, new KubeObjectStore(opts.identity ?? kc))
   const admissions: Secretwire['admissions'] = []
   const tls = await loopbackCert()
   const app = buildApp({
-    logger: pino({ level: 'silent' }),
+    logger,
     https: tls,
     admit: async (request) => {
       const admission = await admit(request, { settings, store })

@@ -1,0 +1,171 @@
+// `npm run bench`: secretwire's admission cost against the physical limit of its stack, on this machine.
+//
+// Both servers run as their own processes over real HTTPS: `secretwire serve` (the production build in dist/,
+// talking to a real local API server, watch cache warm) and a bare fastify endpoint that only echoes an
+// "allowed" AdmissionReview (bench/baseline.ts). autocannon drives each at a fixed concurrency, then at half the
+// rate it reached, with a Deployment of a few KB (four containers) and a Pod. Then: API requests per warm
+// admission (from secretwire's own metrics), the cold path (50 concurrent first admissions of a new NAME,
+// counting creates), and resident memory after 10,000 and after 100,000 admissions.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'node:https'
+import autocannon from 'autocannon'
+import { CoreV1Api } from '@kubernetes/client-node'
+import { selfSigned } from '../src/tls.ts'
+import { startControlPlane } from '../tools/local/controlplane.ts'
+import { repoRoot } from '../tools/local/paths.ts'
+import { deployment, pod, review } from './reviews.ts'
+
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const seconds = Number(process.env.BENCH_SECONDS ?? 8)
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
+
+log(`building dist/ and starting a local control plane (${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'})`)
+const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, encoding: 'utf8' })
+if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`)
+const cp = await startControlPlane()
+const core = cp.kubeConfig().makeApiClient(CoreV1Api)
+for (const name of ['eso-secret-storage', 'bench', 'cold']) await core.createNamespace({ body: { metadata: { name } } })
+
+const dir = mkdtempSync(join(tmpdir(), 'secretwire-bench-'))
+const tls = await selfSigned(['127.0.0.1'])
+writeFileSync(join(dir, 'tls.crt'), tls.cert)
+writeFileSync(join(dir, 'tls.key'), tls.key)
+const children: ChildProcess[] = []
+const cleanup = async () => {
+  for (const c of children) c.kill('SIGKILL')
+  await cp.stop()
+}
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)))
+
+function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number, text: string }> {
+  return new Promise((res, rej) => {
+    const req = request({ host: '127.0.0.1', port, method, path, rejectUnauthorized: false, headers: body ? { 'content-type': 'application/json' } : {} }, (r) => {
+      let text = ''
+      r.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => res({ status: r.statusCode!, text }))
+    })
+    req.on('error', rej)
+    req.end(body === undefined ? undefined : JSON.stringify(body))
+  })
+}
+
+async function start(name: string, args: string[], env: Record<string, string>, port: number, readyPath?: string): Promise<ChildProcess> {
+  // Logs go to a file, as a container runtime would take them; no reader competes for the CPU.
+  const out = openSync(join(dir, `${name}.log`), 'a')
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', out, 'inherit'] })
+  children.push(child)
+  for (let i = 0; ; i++) {
+    const ok = await call(port, readyPath ? 'GET' : 'POST', readyPath ?? '/mutate', readyPath ? undefined : review(pod('bench', 'x'))).then((r) => r.status === 200, () => false)
+    if (ok) return child
+    if (i > 300 || child.exitCode !== null) throw new Error(`${name} did not start`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const status = (pid: number, field: 'VmHWM' | 'VmRSS') => {
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+  return kb / 1024
+}
+
+async function metric(port: number, name: string): Promise<Map<string, number>> {
+  const text = (await call(port, 'GET', '/metrics')).text
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) if (line.startsWith(name)) out.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)))
+  return out
+}
+const sum = (m: Map<string, number>, filter = '') => [...m].filter(([k]) => k.includes(filter)).reduce((n, [, v]) => n + v, 0)
+
+interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number }
+async function load(port: number, body: unknown, opts: { overallRate?: number, amount?: number, duration?: number } = {}): Promise<Run> {
+  const result = await autocannon({
+    url: `https://127.0.0.1:${port}/mutate`, method: 'POST', connections,
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? seconds }),
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+  })
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx }
+}
+
+const swPort = 18443, basePort = 18444
+const secretwire = await start('secretwire', ['dist/cli.js', 'serve'], {
+  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+}, swPort, '/readyz')
+const baseline = await start('baseline', ['--import', 'tsx', 'bench/baseline.ts'], { TLS_CERT: tls.cert, TLS_KEY: tls.key }, basePort)
+
+const bodies = { deployment: review(deployment('bench', 'grafana-db')), pod: review(pod('bench', 'grafana-db')) }
+log(`payloads: Deployment review ${JSON.stringify(bodies.deployment).length} bytes, Pod review ${JSON.stringify(bodies.pod).length} bytes`)
+for (const body of Object.values(bodies)) {
+  const first = JSON.parse((await call(swPort, 'POST', '/mutate', body)).text) as { response: { allowed: boolean, patch?: string } }
+  if (!first.response.allowed || first.response.patch === undefined) throw new Error(`secretwire did not wire the payload: ${JSON.stringify(first)}`)
+}
+log('warm-up: 10 s each (objects exist, watch cache filled, JIT warm)')
+for (const port of [swPort, basePort]) for (const body of Object.values(bodies)) await load(port, body, { duration: 5 })
+
+// Three rounds, servers interleaved, so drift in this shared machine hits both alike; the median round counts.
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
+const apiBefore = sum(await metric(swPort, 'secretwire_kube_api_requests_total'))
+const admissionsBefore = sum(await metric(swPort, 'secretwire_admissions_total'))
+const runs: Record<string, Run[]> = {}
+for (let round = 1; round <= rounds; round++) {
+  for (const [payload, body] of Object.entries(bodies)) {
+    for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
+      log(`round ${round}/${rounds}: ${name} / ${payload}: max rate, ${connections} connections, ${seconds} s`)
+      ;(runs[`${name}/${payload}/max`] ??= []).push(await load(port, body))
+    }
+  }
+}
+const median = (list: Run[]) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!
+const results: Record<string, { max: Run, half: Run }> = {}
+for (const [payload, body] of Object.entries(bodies)) {
+  for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
+    const max = median(runs[`${name}/${payload}/max`]!)
+    log(`${name} / ${payload}: at half of ${Math.round(max.rps)} req/s`)
+    const half = await load(port, body, { overallRate: Math.max(1, Math.round(max.rps / 2)) })
+    results[`${name}/${payload}`] = { max, half }
+  }
+}
+const apiAfter = sum(await metric(swPort, 'secretwire_kube_api_requests_total'))
+const admissionsAfter = sum(await metric(swPort, 'secretwire_admissions_total'))
+
+const rows: string[] = []
+for (const payload of Object.keys(bodies)) {
+  const sw = results[`secretwire/${payload}`]!, base = results[`baseline/${payload}`]!
+  for (const [name, r] of [['secretwire', sw], ['baseline', base]] as const) {
+    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${r.max.rps.toFixed(0).padStart(7)} ${r.max.p50.toFixed(2).padStart(8)} ${r.max.p99.toFixed(2).padStart(8)} ${r.half.rps.toFixed(0).padStart(9)} ${r.half.p99.toFixed(2).padStart(10)} ${(r.max.errors + r.max.non2xx + r.half.errors + r.half.non2xx).toString().padStart(6)}`)
+  }
+  const each = runs[`secretwire/${payload}/max`]!.map((r, i) => `${(r.rps / runs[`baseline/${payload}/max`]![i]!.rps * 100).toFixed(0)}%`).join(', ')
+  rows.push(`${payload.padEnd(10)} ratio secretwire/baseline throughput: ${(sw.max.rps / base.max.rps * 100).toFixed(1)}% (medians; per round: ${each})`)
+}
+const peak = { secretwire: status(secretwire.pid!, 'VmHWM'), baseline: status(baseline.pid!, 'VmHWM') }
+
+log('cold path: 50 concurrent first admissions of a new NAME')
+const createsBefore = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
+const coldName = `cold-${Date.now().toString(36)}`
+const cold = await Promise.all(Array.from({ length: 50 }, (_, i) => call(swPort, 'POST', '/mutate', review(pod('cold', coldName, `cold-${i}`), `cold-${i}`))))
+const coldOk = cold.filter((r) => (JSON.parse(r.text) as { response: { allowed: boolean } }).response.allowed).length
+const createsAfter = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
+const coldCreates = [...createsAfter].map(([k, v]) => [k.replace('secretwire_kube_api_requests_total', ''), v - (createsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0)
+
+log('memory: 10,000 admissions, then 90,000 more')
+await load(swPort, bodies.pod, { amount: 10_000 })
+const rss10k = status(secretwire.pid!, 'VmRSS')
+await load(swPort, bodies.pod, { amount: 90_000 })
+const rss100k = status(secretwire.pid!, 'VmRSS')
+
+console.log(`
+secretwire bench — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}, ${connections} connections, ${seconds} s per run, median of ${rounds} rounds
+latency in ms (autocannon, client side, same machine); "half" = at 50% of that server's median max rate
+
+payload    server      req/s   p50 ms   p99 ms  half req/s  half p99 ms errors
+${rows.join('\n')}
+
+peak RSS (VmHWM): secretwire ${peak.secretwire.toFixed(0)} MiB, baseline ${peak.baseline.toFixed(0)} MiB
+warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfter - admissionsBefore} admissions (${((apiAfter - apiBefore) / (admissionsAfter - admissionsBefore)).toFixed(4)} per admission)
+cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
+logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024 / 1024).toFixed(0)} MiB of JSON lines written by secretwire (LOG_LEVEL=info, one per admission)
+memory: RSS ${rss10k.toFixed(1)} MiB after 10,000 more admissions, ${rss100k.toFixed(1)} MiB after 100,000 (${((rss100k / rss10k - 1) * 100).toFixed(1)}%)
+`)
+await cleanup()
+process.exit(0)

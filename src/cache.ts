@@ -1,0 +1,131 @@
+// What secretwire knows exists, kept current by watches, so the warm path costs no API request: one informer per
+// managed kind, filtered by the managed-by label, so the cache holds only secretwire's own objects.
+//
+// CachedStore wraps the real store: a cached object needs no request; a miss is read from the API server (a
+// foreign object carries no managed-by label, so only a read can find it); concurrent reads and creates of one
+// object share one request (single flight), and a created object is remembered at once, so N concurrent first
+// admissions create it exactly once.
+import { CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import type { Deadline } from './deadline.ts'
+import { managedBy } from './contract.ts'
+import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from './eso.ts'
+import type { ObjectStore, StoredObject } from './kube.ts'
+
+export interface KnownObjects {
+  /** The object as last seen by a watch or created here; undefined when not known to exist. */
+  lookup(ref: ObjectRef): StoredObject | undefined
+  /** An object this process just created, known before its watch event arrives. */
+  remember(object: ManagedObject): void
+}
+
+const key = (ref: ObjectRef) => describe(ref)
+
+export class CachedStore implements ObjectStore {
+  private readonly reads = new Map<string, Promise<StoredObject | undefined>>()
+  private readonly creates = new Map<string, Promise<'created' | 'exists'>>()
+
+  constructor(private readonly known: KnownObjects, private readonly store: ObjectStore) {}
+
+  get(ref: ObjectRef, deadline: Deadline): Promise<StoredObject | undefined> {
+    const cached = this.known.lookup(ref)
+    if (cached !== undefined) return Promise.resolve(cached)
+    return this.once(this.reads, key(ref), () => this.store.get(ref, deadline)) ?? this.reads.get(key(ref))!
+  }
+
+  /** Only the caller whose request created the object hears 'created'; the ones that joined it hear 'exists'. */
+  create(object: ManagedObject, deadline: Deadline): Promise<'created' | 'exists'> {
+    if (this.known.lookup(object) !== undefined) return Promise.resolve('exists')
+    const mine = this.once(this.creates, key(object), async () => {
+      const result = await this.store.create(object, deadline)
+      if (result === 'created') this.known.remember(object)
+      return result
+    })
+    return mine ?? this.creates.get(key(object))!.then(() => 'exists' as const)
+  }
+
+  /** Starts `call` unless one for `id` is in flight; returns its promise, or undefined when joining another's. */
+  private once<T>(inflight: Map<string, Promise<T>>, id: string, call: () => Promise<T>): Promise<T> | undefined {
+    if (inflight.has(id)) return undefined
+    const promise = call().finally(() => inflight.delete(id))
+    inflight.set(id, promise)
+    return promise
+  }
+}
+
+export interface Informers extends KnownObjects {
+  /** True once every informer has listed its objects. */
+  readonly synced: boolean
+  /** Managed objects held, by kind (for the metrics gauge and the memory bound). */
+  size(): Record<ManagedKind, number>
+  stop(): Promise<void>
+}
+
+/**
+ * Watches Passwords and PushSecrets in the storage namespace and ExternalSecrets everywhere, labelled
+ * app.kubernetes.io/managed-by=secretwire. Resolves once all have listed; restarts a watch that fails.
+ */
+export async function startInformers(kc: KubeConfig, storageNamespace: string, log: Logger): Promise<Informers> {
+  const co = kc.makeApiClient(CustomObjectsApi)
+  const labelSelector = `${managedBy.key}=${managedBy.value}`
+  const created = new Map<string, StoredObject>()
+  let stopped = false
+
+  const watch = (kind: ManagedKind, namespace?: string) => {
+    const { group, version, plural } = resources[kind]
+    const path = namespace === undefined
+      ? `/apis/${group}/${version}/${plural}`
+      : `/apis/${group}/${version}/namespaces/${namespace}/${plural}`
+    const list = () => (namespace === undefined
+      ? co.listClusterCustomObject({ group, version, plural, labelSelector })
+      : co.listNamespacedCustomObject({ group, version, plural, namespace, labelSelector })) as Promise<KubernetesListObject<KubernetesObject>>
+    const informer = makeInformer<KubernetesObject>(kc, path, list, labelSelector)
+    const state = { kind, namespace, informer, synced: false, errors: 0 }
+    const start = async () => {
+      const before = state.errors
+      await informer.start()
+      if (state.errors === before && !stopped) state.synced = true
+    }
+    // Once its watch event arrives, an object created here is the informer's to track (and to forget on delete).
+    const forget = (o: KubernetesObject) => created.delete(`${kind} ${o.metadata?.namespace}/${o.metadata?.name}`)
+    informer.on('add', forget)
+    informer.on('delete', forget)
+    informer.on('error', (err) => {
+      state.errors++
+      if (stopped) return
+      log.warn({ kind, err: (err as Error | undefined)?.message }, 'watch failed; restarting it')
+      setTimeout(() => void start(), 1000).unref()
+    })
+    return { state, start }
+  }
+
+  const watches = [
+    watch('Password', storageNamespace),
+    watch('PushSecret', storageNamespace),
+    watch('ExternalSecret'),
+  ]
+  await Promise.all(watches.map((w) => w.start()))
+  const byKind = (kind: ManagedKind) => watches.filter((w) => w.state.kind === kind)
+
+  return {
+    get synced() { return watches.every((w) => w.state.synced) },
+    lookup(ref) {
+      const fromWatch = byKind(ref.kind)
+        .map((w) => w.state.informer.get(ref.metadata.name, ref.metadata.namespace))
+        .find((o) => o !== undefined)
+      return fromWatch ?? created.get(key(ref))
+    },
+    remember(object) {
+      created.set(key(object), { metadata: { labels: object.metadata.labels } })
+    },
+    size() {
+      const count = (kind: ManagedKind) => byKind(kind).reduce((n, w) => n + w.state.informer.list().length, 0)
+      return { Password: count('Password'), PushSecret: count('PushSecret'), ExternalSecret: count('ExternalSecret') }
+    },
+    async stop() {
+      stopped = true
+      // A stopped ListWatch emits an error for the aborted watch; `stopped` makes the handler ignore it.
+      await Promise.all(watches.map((w) => w.state.informer.stop()))
+    },
+  }
+}

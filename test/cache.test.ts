@@ -1,0 +1,108 @@
+// The watch cache against the real API server: warm admissions cost no API request, a deleted object is noticed
+// and recreated, concurrent first admissions create each object exactly once, and only managed objects are held.
+import pino from 'pino'
+import t, { type Test } from 'tap'
+import { CachedStore, startInformers } from '../src/cache.ts'
+import { defaultPassword } from '../src/contract.ts'
+import { deadline } from '../src/deadline.ts'
+import { ensureObjects } from '../src/ensure.ts'
+import { ObjectInTheWay } from '../src/errors.ts'
+import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
+import { KubeObjectStore, type ObjectStore } from '../src/kube.ts'
+import { CustomObjectsApi } from '@kubernetes/client-node'
+import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
+import { inventory } from './helpers/eso.ts'
+
+const signal = () => deadline(30_000)
+
+/** The real store, counting the requests that reach the API server. */
+function counting(store: ObjectStore) {
+  const calls = { get: 0, create: 0 }
+  const conflicts = { count: 0 }
+  const counted: ObjectStore = {
+    get: (ref, s) => { calls.get++; return store.get(ref, s) },
+    async create(o, s) {
+      calls.create++
+      const result = await store.create(o, s)
+      if (result === 'exists') conflicts.count++
+      return result
+    },
+  }
+  return { calls, counted, conflicts }
+}
+
+async function setup(t: Test) {
+  const kc = await kubeConfig()
+  const storage = await freshNamespace(t, kc, 'store')
+  const namespace = await freshNamespace(t, kc)
+  const informers = await startInformers(kc, storage, pino({ level: 'silent' }))
+  t.teardown(() => informers.stop())
+  const { calls, counted, conflicts } = counting(new KubeObjectStore(kc))
+  const store = new CachedStore(informers, counted)
+  const s = { annotationPrefix: 'secretwire.io', storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
+  const objects = (name: string, ns = namespace): ManagedObject[] => [...storageObjects(name, defaultPassword, s), consumerExternalSecret(name, ns, s)]
+  return { kc, storage, namespace, informers, calls, conflicts, store, objects }
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+t.test('synced after the first list; warm admissions make no API request', async (t) => {
+  const { informers, calls, store, objects } = await setup(t)
+  t.ok(informers.synced)
+  await ensureObjects(objects('db'), store, { dryRun: false, deadline: signal() })
+  t.same(calls, { get: 3, create: 3 }, 'cold: one read and one create per object')
+  for (let i = 0; i < 20; i++) await ensureObjects(objects('db'), store, { dryRun: false, deadline: signal() })
+  t.same(calls, { get: 3, create: 3 }, 'warm: 20 more admissions, no request at all')
+  await until(() => informers.size().PushSecret === 1, 'watch events')
+  t.match(informers.size(), { Password: 1, PushSecret: 1 }, 'the storage namespace\'s objects, and nothing else there')
+})
+
+t.test('existing objects are known from the first list, without a request', async (t) => {
+  const { kc, storage, calls, objects } = await setup(t)
+  await ensureObjects(objects('pre'), new KubeObjectStore(kc), { dryRun: false, deadline: signal() })
+  const later = await startInformers(kc, storage, pino({ level: 'silent' }))
+  t.teardown(() => later.stop())
+  const store = new CachedStore(later, { get: () => { throw new Error('no request expected') }, create: () => { throw new Error('no request expected') } })
+  const outcome = await ensureObjects(objects('pre'), store, { dryRun: false, deadline: signal() })
+  t.same(outcome.created, [])
+  t.same(calls, { get: 0, create: 0 })
+})
+
+t.test('a deleted object is noticed and recreated by the next admission', async (t) => {
+  const { kc, namespace, informers, calls, store, objects } = await setup(t)
+  await ensureObjects(objects('db'), store, { dryRun: false, deadline: signal() })
+  await until(() => informers.lookup(objects('db')[2]!) !== undefined, 'the ExternalSecret in the cache')
+  await kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace, name: 'secretwire-db' })
+  await until(() => informers.lookup(objects('db')[2]!) === undefined, 'the delete event')
+  const before = { ...calls }
+  const outcome = await ensureObjects(objects('db'), store, { dryRun: false, deadline: signal() })
+  t.same(outcome.created.map((o) => o.kind), ['ExternalSecret'], 'recreated')
+  t.same({ get: calls.get - before.get, create: calls.create - before.create }, { get: 1, create: 1 }, 'only the missing object cost requests')
+})
+
+t.test('50 concurrent first admissions: exactly one create per object, no 409', async (t) => {
+  const { kc, storage, namespace, calls, conflicts, store, objects } = await setup(t)
+  const results = await Promise.all(Array.from({ length: 50 }, () => ensureObjects(objects('hot'), store, { dryRun: false, deadline: signal() })))
+  t.equal(calls.create, 3, 'three creates reached the API server')
+  t.equal(results.reduce((n, r) => n + r.created.length, 0), 3, 'each object reported created once')
+  t.equal(conflicts.count, 0, 'the API server answered no 409')
+  t.ok(calls.get <= 3 * 50 && calls.get >= 3, `${calls.get} reads`)
+  t.equal((await inventory(kc, storage, namespace)).length, 3)
+})
+
+t.test('foreign objects are not cached, and still found in the way', async (t) => {
+  const { kc, storage, informers, store, objects } = await setup(t)
+  const foreign = objects('theirs')[1]!
+  await new KubeObjectStore(kc).create({ ...foreign, metadata: { ...foreign.metadata, labels: { team: 'payments' } } }, signal())
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(informers.lookup(foreign), undefined, 'an unlabelled object is not held')
+  t.equal(informers.size().PushSecret, 0)
+  await t.rejects(ensureObjects(objects('theirs'), store, { dryRun: false, deadline: signal() }), ObjectInTheWay)
+  t.same(await inventory(kc, storage), [`PushSecret ${storage}/secretwire-theirs`], 'and nothing else was created')
+})
