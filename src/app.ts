@@ -78,7 +78,12 @@ function logAdmission(log: FastifyBaseLogger, request: AdmissionRequest, admissi
   }
   if (error !== undefined && !(error instanceof AdmissionError)) {
     log.error({ ...entry, err: error }, 'admission failed unexpectedly')
+  } else if (!response.allowed) {
+    log.info(entry, 'denied')
+  } else if (response.patch !== undefined || (ensured?.created.length ?? 0) > 0) {
+    log.info(entry, 'admitted')
   } else {
-    log.info(entry, response.allowed ? 'admitted' : 'denied')
+    // Nothing changed (already wired, re-invoked, or not secretwire's business): at cluster scale, noise.
+    log.debug(entry, 'admitted unchanged')
   }
 }

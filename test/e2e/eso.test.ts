@@ -1,16 +1,16 @@
 // End to end with the real External Secrets Operator: secretwire (a `secretwire serve` process, registered as
 // the API server's webhook) ensures the objects, ESO generates, pushes and copies the password, and workloads in
 // different namespaces naming the same shared secret end up with the same password.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import t, { type Test } from 'tap'
 import { loopbackCert, type ServingCert } from '../helpers/certs.ts'
 import { esoCluster } from '../helpers/esocluster.ts'
 import { annotated, workload } from '../helpers/objects.ts'
 import { freePort, serve } from '../helpers/process.ts'
-import { registerMutatingWebhook, secretwireRules, untilWebhookAnswers } from '../helpers/webhook.ts'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { registerMutatingWebhook, secretwireRules, untilSecretwireAnswers } from '../helpers/webhook.ts'
 
 const cluster = await esoCluster(t)
 const { kc } = cluster
@@ -38,12 +38,7 @@ async function secretwire(t: Test, namespaces: string[], env: Record<string, str
   }, tls.cert, port)
   if (fixed === undefined) {
     await registerMutatingWebhook(t, kc, { name: `secretwire-${namespaces[0]}`, namespaces, url: `https://127.0.0.1:${port}/mutate`, caBundle: tls.caBundle, rules: secretwireRules })
-    for (const ns of namespaces) {
-      await untilWebhookAnswers(() => core.createNamespacedPod({
-        namespace: ns, dryRun: 'All',
-        body: { metadata: { name: 'probe', annotations: annotated('Not-A-Name') }, spec: { containers: [{ name: 'c', image: 'x' }] } },
-      }).then(() => false, (err: { body?: string }) => String(err.body).includes('is not a valid NAME')))
-    }
+    for (const ns of namespaces) await untilSecretwireAnswers(kc, ns)
   }
   return { served, port, tls, dir }
 }

@@ -1,7 +1,7 @@
 // Runs the real secretwire app in the test process, serving HTTPS on 127.0.0.1, registered with the local API
 // server as the mutating webhook for the test's namespaces, talking to that API server for its ensures.
 import type { AddressInfo } from 'node:net'
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import pino from 'pino'
 import type { Test } from 'tap'
 import type { AdmissionRequest } from '../../src/admission/review.ts'
@@ -13,7 +13,7 @@ import { KubeObjectStore, type ObjectStore } from '../../src/kube.ts'
 import { loopbackCert } from './certs.ts'
 import { freshNamespace } from './cluster.ts'
 import { settings as loadSettings } from './objects.ts'
-import { registerMutatingWebhook, secretwireRules, untilWebhookAnswers } from './webhook.ts'
+import { registerMutatingWebhook, secretwireRules, untilSecretwireAnswers } from './webhook.ts'
 
 export interface Secretwire {
   readonly settings: Config
@@ -64,13 +64,6 @@ export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireO
     ...(opts.webhookName !== undefined && { name: opts.webhookName }),
     namespaces: opts.namespaces, url, caBundle: tls.caBundle, rules: secretwireRules,
   })
-  const core = kc.makeApiClient(CoreV1Api)
-  for (const namespace of opts.namespaces) {
-    // An invalid annotation is refused before any policy or API call: the surest sign secretwire answers.
-    await untilWebhookAnswers(() => core.createNamespacedPod({
-      namespace, dryRun: 'All',
-      body: { metadata: { name: 'probe', annotations: { [`${settings.annotationPrefix}/shared-secret`]: 'Not-A-Name' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
-    }).then(() => false, (err: { body?: string }) => String(err.body).includes('is not a valid NAME')))
-  }
+  for (const namespace of opts.namespaces) await untilSecretwireAnswers(kc, namespace, settings.annotationPrefix)
   return { settings, url, caBundle: tls.caBundle, admissions }
 }
