@@ -2,10 +2,11 @@
 //
 // Both servers run as their own processes over real HTTPS: `secretwire serve` (the production build in dist/,
 // talking to a real local API server, watch cache warm) and a bare fastify endpoint that only echoes an
-// "allowed" AdmissionReview (bench/baseline.ts). autocannon drives each at a fixed concurrency, then at half the
-// rate it reached, with a Deployment of a few KB (four containers) and a Pod. Then: API requests per warm
-// admission (from secretwire's own metrics), the cold path (50 concurrent first admissions of a new NAME,
-// counting creates), and resident memory after 10,000 and after 100,000 admissions.
+// "allowed" AdmissionReview (bench/baseline.ts). autocannon drives each at a fixed concurrency, then a paced
+// client (bench/paced.ts) at a constant half of the rate it reached, with a Deployment of a few KB (four
+// containers) and a Pod. Then: API requests per warm admission (from secretwire's own metrics), the cold path
+// (50 concurrent first admissions of a new NAME, counting creates), and peak RSS over the first and the last
+// 10,000 of 100,000 admissions.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -16,6 +17,7 @@ import { CoreV1Api } from '@kubernetes/client-node'
 import { selfSigned } from '../src/tls.ts'
 import { startControlPlane } from '../tools/local/controlplane.ts'
 import { repoRoot } from '../tools/local/paths.ts'
+import { paced, type PacedResult } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
@@ -77,15 +79,26 @@ async function metric(port: number, name: string): Promise<Map<string, number>> 
 }
 const sum = (m: Map<string, number>, filter = '') => [...m].filter(([k]) => k.includes(filter)).reduce((n, [, v]) => n + v, 0)
 
-interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number }
+/** CPU seconds (user + system, all threads) the process has used: steadier than req/s on a VM whose speed drifts. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuMicros: number }
 async function load(port: number, body: unknown, opts: { overallRate?: number, amount?: number, duration?: number } = {}): Promise<Run> {
+  const pid = (port === swPort ? secretwire : baseline).pid!
+  const cpuBefore = cpuSeconds(pid)
   const result = await autocannon({
     url: `https://127.0.0.1:${port}/mutate`, method: 'POST', connections,
     headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? seconds }),
     ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
   })
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx }
+  return {
+    rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx,
+    cpuMicros: (cpuSeconds(pid) - cpuBefore) * 1e6 / Math.max(1, result.requests.total),
+  }
 }
 
 const swPort = 18443, basePort = 18444
@@ -116,13 +129,14 @@ for (let round = 1; round <= rounds; round++) {
     }
   }
 }
+const medianOf = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
 const median = (list: Run[]) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!
-const results: Record<string, { max: Run, half: Run }> = {}
+const results: Record<string, { max: Run, half: PacedResult }> = {}
 for (const [payload, body] of Object.entries(bodies)) {
   for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
     const max = median(runs[`${name}/${payload}/max`]!)
     log(`${name} / ${payload}: at half of ${Math.round(max.rps)} req/s`)
-    const half = await load(port, body, { overallRate: Math.max(1, Math.round(max.rps / 2)) })
+    const half = await paced({ port, body: JSON.stringify(body), rate: Math.max(1, Math.round(max.rps / 2)), seconds, connections })
     results[`${name}/${payload}`] = { max, half }
   }
 }
@@ -133,10 +147,15 @@ const rows: string[] = []
 for (const payload of Object.keys(bodies)) {
   const sw = results[`secretwire/${payload}`]!, base = results[`baseline/${payload}`]!
   for (const [name, r] of [['secretwire', sw], ['baseline', base]] as const) {
-    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${r.max.rps.toFixed(0).padStart(7)} ${r.max.p50.toFixed(2).padStart(8)} ${r.max.p99.toFixed(2).padStart(8)} ${r.half.rps.toFixed(0).padStart(9)} ${r.half.p99.toFixed(2).padStart(10)} ${(r.max.errors + r.max.non2xx + r.half.errors + r.half.non2xx).toString().padStart(6)}`)
+    const cpu = medianOf(runs[`${name}/${payload}/max`]!.map((run) => run.cpuMicros))
+    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${r.max.rps.toFixed(0).padStart(7)} ${r.max.p50.toFixed(2).padStart(8)} ${r.max.p99.toFixed(2).padStart(8)} ${r.half.rps.toFixed(0).padStart(9)} ${r.half.p50.toFixed(2).padStart(8)} ${r.half.p99.toFixed(2).padStart(10)} ${r.half.p99FromSend.toFixed(2).padStart(9)} ${cpu.toFixed(0).padStart(10)} ${(r.max.errors + r.max.non2xx + r.half.errors).toString().padStart(6)}`)
   }
-  const each = runs[`secretwire/${payload}/max`]!.map((r, i) => `${(r.rps / runs[`baseline/${payload}/max`]![i]!.rps * 100).toFixed(0)}%`).join(', ')
-  rows.push(`${payload.padEnd(10)} ratio secretwire/baseline throughput: ${(sw.max.rps / base.max.rps * 100).toFixed(1)}% (medians; per round: ${each})`)
+  const cpuRatio = medianOf(runs[`baseline/${payload}/max`]!.map((b, i) => b.cpuMicros / runs[`secretwire/${payload}/max`]![i]!.cpuMicros))
+  rows.push(`${payload.padEnd(10)} ratio baseline/secretwire CPU per request: ${(cpuRatio * 100).toFixed(1)}% (median of rounds)`)
+  // Each round runs the two servers back to back, so a round's ratio sees the same machine; the median of those
+  // paired ratios is what drift disturbs least. The ratio of the two medians is printed beside it.
+  const paired = runs[`secretwire/${payload}/max`]!.map((r, i) => r.rps / runs[`baseline/${payload}/max`]![i]!.rps)
+  rows.push(`${payload.padEnd(10)} ratio secretwire/baseline throughput: ${(medianOf(paired) * 100).toFixed(1)}% (median of paired rounds: ${paired.map((r) => `${(r * 100).toFixed(0)}%`).join(', ')}; ratio of medians ${(sw.max.rps / base.max.rps * 100).toFixed(1)}%)`)
 }
 const peak = { secretwire: status(secretwire.pid!, 'VmHWM'), baseline: status(baseline.pid!, 'VmHWM') }
 
@@ -148,24 +167,32 @@ const coldOk = cold.filter((r) => (JSON.parse(r.text) as { response: { allowed: 
 const createsAfter = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
 const coldCreates = [...createsAfter].map(([k, v]) => [k.replace('secretwire_kube_api_requests_total', ''), v - (createsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0)
 
-log('memory: 10,000 admissions, then 90,000 more')
-await load(swPort, bodies.pod, { amount: 10_000 })
-const rss10k = status(secretwire.pid!, 'VmRSS')
-await load(swPort, bodies.pod, { amount: 90_000 })
-const rss100k = status(secretwire.pid!, 'VmRSS')
+log('memory: 100,000 admissions; RSS sampled every 50 ms')
+// One reading can land before or after a garbage collection; the peak over a window of 10,000 admissions cannot.
+async function peakRss(amount: number): Promise<number> {
+  let peak = 0
+  const sample = setInterval(() => { peak = Math.max(peak, status(secretwire.pid!, 'VmRSS')) }, 50)
+  await load(swPort, bodies.pod, { amount })
+  clearInterval(sample)
+  return Math.max(peak, status(secretwire.pid!, 'VmRSS'))
+}
+const rss10k = await peakRss(10_000)
+await load(swPort, bodies.pod, { amount: 80_000 })
+const rss100k = await peakRss(10_000)
 
 console.log(`
 secretwire bench — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}, ${connections} connections, ${seconds} s per run, median of ${rounds} rounds
-latency in ms (autocannon, client side, same machine); "half" = at 50% of that server's median max rate
+latency in ms, client side, same machine: max rate by autocannon (${connections} connections, closed loop); "half" = a constant
+rate of 50% of that server's median max rate (bench/paced.ts, timed from when each request was due; "from send": from when it was written); CPU = server process, all threads
 
-payload    server      req/s   p50 ms   p99 ms  half req/s  half p99 ms errors
+payload    server      req/s   p50 ms   p99 ms  half req/s  half p50  half p99 ms  from send  CPU us/req errors
 ${rows.join('\n')}
 
 peak RSS (VmHWM): secretwire ${peak.secretwire.toFixed(0)} MiB, baseline ${peak.baseline.toFixed(0)} MiB
 warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfter - admissionsBefore} admissions (${((apiAfter - apiBefore) / (admissionsAfter - admissionsBefore)).toFixed(4)} per admission)
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
-logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024 / 1024).toFixed(0)} MiB of JSON lines written by secretwire (LOG_LEVEL=info, one per admission)
-memory: RSS ${rss10k.toFixed(1)} MiB after 10,000 more admissions, ${rss100k.toFixed(1)} MiB after 100,000 (${((rss100k / rss10k - 1) * 100).toFixed(1)}%)
+logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})
+memory: peak RSS ${rss10k.toFixed(1)} MiB over admissions 1–10,000, ${rss100k.toFixed(1)} MiB over 90,001–100,000 (${((rss100k / rss10k - 1) * 100).toFixed(1)}%)
 `)
 await cleanup()
 process.exit(0)

@@ -2,6 +2,7 @@
 // refused here, with the annotation and the offending value in the message.
 import { annotations, defaultEnvVar } from './contract.ts'
 import { InvalidAnnotation } from './errors.ts'
+import { memo } from './memo.ts'
 import { isDnsLabel, isEnvVarName, sharedSecretNameProblem } from './names.ts'
 
 export interface Wiring {
@@ -24,7 +25,15 @@ export function readWiring(sources: readonly unknown[], prefix: string): Wiring 
   const containersKey = `${prefix}/${annotations.containers.key}`
   const secretValues = values(sources, secretKey)
   if (secretValues.length === 0) return undefined
+  const containerValues = values(sources, containersKey)
+  // Invalid annotations throw, so only valid ones are remembered.
+  return parsed.get(JSON.stringify([prefix, secretValues, containerValues]),
+    () => parseWiring(secretKey, secretValues, containersKey, containerValues))
+}
 
+const parsed = memo<Wiring>(1024)
+
+function parseWiring(secretKey: string, secretValues: string[], containersKey: string, containerValues: string[]): Wiring {
   const entries: { sharedSecret: string, envVar: string }[] = []
   const warnings: string[] = []
   const envSource = new Map<string, string>()
@@ -49,7 +58,6 @@ export function readWiring(sources: readonly unknown[], prefix: string): Wiring 
     }
   }
 
-  const containerValues = values(sources, containersKey)
   let containers: string[] | undefined
   for (const value of containerValues) {
     const names = split(value)

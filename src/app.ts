@@ -1,6 +1,6 @@
 // The HTTP edge, built apart from listening so tests drive it with inject() or a real HTTPS port: decode the
 // AdmissionReview (anything else is a 400 that says why), hand the request to `admit`, write the review back.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { AdmissionReviewResponseSchema, AdmissionReviewSchema, reviewResponse, type AdmissionReview } from './admission/review.ts'
 import type { AdmissionRequest } from './admission/review.ts'
@@ -43,7 +43,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const admission = await opts.admit(request)
     const ms = Number(process.hrtime.bigint() - started) / 1e6
     opts.metrics?.recordAdmission(request, admission, ms / 1000)
-    logAdmission(req.log, request, admission, ms)
+    logAdmission(opts.logger, request, admission, ms)
     return reviewResponse(admission.response)
   })
 
@@ -60,9 +60,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   return app
 }
 
-function logAdmission(log: FastifyBaseLogger, request: AdmissionRequest, admission: Admission, durationMs: number): void {
-  const metadata = (request.object?.metadata ?? {}) as { name?: string, generateName?: string }
+function logAdmission(log: Logger, request: AdmissionRequest, admission: Admission, durationMs: number): void {
   const { response, plan, ensured, error } = admission
+  const unexpected = error !== undefined && !(error instanceof AdmissionError)
+  // Info is for what changes the cluster or needs a person: objects created, denials, failures. A routine
+  // patch is at debug, as in controller-runtime: at cluster scale it is a line per Pod, the API server's audit
+  // log records every webhook patch, and secretwire_admissions_total counts them.
+  const level = unexpected ? 'error' : !response.allowed || (ensured?.created.length ?? 0) > 0 ? 'info' : 'debug'
+  if (!log.isLevelEnabled(level)) return
+  const metadata = (request.object?.metadata ?? {}) as { name?: string, generateName?: string }
   const entry = {
     uid: request.uid,
     kind: request.kind.kind,
@@ -76,14 +82,7 @@ function logAdmission(log: FastifyBaseLogger, request: AdmissionRequest, admissi
     ...(ensured && { created: ensured.created.length }),
     durationMs: Math.round(durationMs * 100) / 100,
   }
-  if (error !== undefined && !(error instanceof AdmissionError)) {
-    log.error({ ...entry, err: error }, 'admission failed unexpectedly')
-  } else if (!response.allowed) {
-    log.info(entry, 'denied')
-  } else if (response.patch !== undefined || (ensured?.created.length ?? 0) > 0) {
-    log.info(entry, 'admitted')
-  } else {
-    // Nothing changed (already wired, re-invoked, or not secretwire's business): at cluster scale, noise.
-    log.debug(entry, 'admitted unchanged')
-  }
+  if (unexpected) log.error({ ...entry, err: error }, 'admission failed unexpectedly')
+  else if (!response.allowed) log.info(entry, 'denied')
+  else log[level](entry, response.patch === undefined ? 'admitted unchanged' : 'admitted')
 }

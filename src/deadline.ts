@@ -5,12 +5,14 @@ export interface Deadline {
 }
 
 export function deadline(ms: number): Deadline {
-  const start = performance.now()
-  let signal: AbortSignal | undefined
-  return {
-    get signal() {
-      signal ??= AbortSignal.timeout(Math.max(1, Math.round(ms - (performance.now() - start))))
-      return signal
-    },
+  return new LazyDeadline(Date.now() + ms)
+}
+
+class LazyDeadline implements Deadline {
+  private made: AbortSignal | undefined
+  constructor(private readonly at: number) {}
+  get signal(): AbortSignal {
+    this.made ??= AbortSignal.timeout(Math.max(1, this.at - Date.now()))
+    return this.made
   }
 }

@@ -78,6 +78,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
   })
 
+  const perLabels = new Map<string, { count: { inc(): void }, duration: { observe(v: number): void } }>()
+
   async function timed<T>(verb: string, ref: ObjectRef, call: () => Promise<T>, code: (result: T) => number): Promise<T> {
     const resource = resources[ref.kind].plural
     const end = apiDuration.startTimer({ verb, resource })
@@ -101,8 +103,15 @@ export function createMetrics(): Metrics {
       const outcome = error !== undefined && !(error instanceof AdmissionError)
         ? 'error'
         : !response.allowed ? 'denied' : response.patch !== undefined ? 'patched' : 'allowed'
-      admissions.inc({ kind, operation: request.operation, outcome })
-      admissionDuration.observe({ kind }, seconds)
+      // Label sets are few and closed; looking up prom-client's child by our own key skips its per-call hashing.
+      const key = `${kind} ${request.operation} ${outcome}`
+      let series = perLabels.get(key)
+      if (series === undefined) {
+        series = { count: admissions.labels({ kind, operation: request.operation, outcome }), duration: admissionDuration.labels({ kind }) }
+        perLabels.set(key, series)
+      }
+      series.count.inc()
+      series.duration.observe(seconds)
       for (const o of ensured?.created ?? []) creates.inc({ kind: o.kind })
       if (error instanceof KubernetesFailure || error instanceof ObjectInTheWay) ensureErrors.inc({ reason: error.reason })
     },

@@ -6,6 +6,7 @@ import { readWiring, type Wiring } from './annotations.ts'
 import { annotations, type InjectMode } from './contract.ts'
 import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
 import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './eso.ts'
+import { memo, type Memo } from './memo.ts'
 import type { Policy } from './policy.ts'
 import { workloadKind, type WorkloadKind } from './workload.ts'
 
@@ -69,11 +70,20 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
       `${wiring.entries.map((e) => e.envVar).join(', ')} are added to its Pods when they are created`)
   }
 
-  const ensure = [
+  const ensure = objectsToEnsure(sharedSecrets, namespace, settings)
+  return { wire: true, namespace, sharedSecrets, patch: injectHere ? patch : [], ensure, warnings }
+}
+
+// They depend only on the NAMEs, the namespace and the settings, and every Pod of a workload asks for the same.
+const ensureMemos = new WeakMap<PlanSettings, Memo<readonly ManagedObject[]>>()
+
+function objectsToEnsure(sharedSecrets: readonly string[], namespace: string, settings: PlanSettings): readonly ManagedObject[] {
+  let memos = ensureMemos.get(settings)
+  if (memos === undefined) ensureMemos.set(settings, memos = memo(1024))
+  return memos.get(`${namespace}/${sharedSecrets.join(',')}`, () => [
     ...sharedSecrets.flatMap((name) => storageObjects(name, settings.policy.forSecret(name).password, settings)),
     ...sharedSecrets.map((name) => consumerExternalSecret(name, namespace, settings)),
-  ]
-  return { wire: true, namespace, sharedSecrets, patch: injectHere ? patch : [], ensure, warnings }
+  ])
 }
 
 interface Container {

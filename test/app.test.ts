@@ -6,14 +6,14 @@ import { admit } from '../src/admit.ts'
 import { buildApp, maxBodyBytes } from '../src/app.ts'
 import { KubeObjectStore } from '../src/kube.ts'
 import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
-import { annotated, pod, request, settings } from './helpers/objects.ts'
+import { annotated, pod, request, settings, type Manifest } from './helpers/objects.ts'
 
-async function app(t: Test, ready?: () => boolean) {
+async function app(t: Test, ready?: () => boolean, logger = pino({ level: 'silent' })) {
   const kc = await kubeConfig()
   const storage = await freshNamespace(t, kc, 'store')
   const config = settings({ SECRETWIRE_STORAGE_NAMESPACE: storage })
   const instance = buildApp({
-    logger: pino({ level: 'silent' }),
+    logger,
     admit: (r) => admit(r, { settings: config, store: new KubeObjectStore(kc) }),
     ...(ready && { ready }),
   })
@@ -90,4 +90,30 @@ t.test('health and readiness', async (t) => {
   t.equal((await instance.inject({ url: '/readyz' })).statusCode, 503)
   ready = true
   t.equal((await instance.inject({ url: '/readyz' })).statusCode, 200)
+})
+
+t.test('info logs what changed the cluster or was refused; a routine patch is at debug', async (t) => {
+  const lines: { level: number, msg: string, uid: string, created?: number }[] = []
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) })
+  const { instance, kc } = await app(t, undefined, logger)
+  const namespace = await freshNamespace(t, kc, 'logs')
+  const send = async (object: Manifest, uid: string) => (await instance.inject({ method: 'POST', url: '/mutate', payload: review(request(object, { uid, namespace })) })).json()
+  const name = `logs-${Date.now().toString(36)}`
+  const object = pod({ namespace, annotations: annotated(name) })
+  const first = await send(object, 'first')
+  t.equal(first.response.allowed, true)
+  await send(object, 'again')
+  const wired = pod({ namespace, annotations: annotated(name), containers: [{ name: 'app', image: 'busybox', env: [{ name: name.toUpperCase().replaceAll('-', '_'), valueFrom: { secretKeyRef: { name: `secretwire-${name}`, key: 'password' } } }] }] })
+  t.same((await send(wired, 'wired')).response, { uid: 'wired', allowed: true }, 'already wired: nothing to do')
+  await send(pod({ namespace, annotations: annotated('BAD') }), 'bad')
+  const level = (uid: string) => lines.filter((l) => l.uid === uid).map((l) => `${l.level} ${l.msg}`)
+  t.same(level('first'), ['30 admitted'], 'objects created: info')
+  t.equal(lines.find((l) => l.uid === 'first')?.created, 3)
+  t.same(level('again'), ['20 admitted'], 'patched, nothing created: debug')
+  t.same(level('wired'), ['20 admitted unchanged'], 'nothing changed: debug')
+  t.same(level('bad'), ['30 denied'], 'denied: info')
+  logger.level = 'info'
+  lines.length = 0
+  await send(object, 'quiet')
+  t.same(lines, [], 'at the default level a routine patch writes nothing')
 })
