@@ -105,15 +105,19 @@ export async function startInformers(kc: KubeConfig, storageNamespace: string, l
     watch('ExternalSecret'),
   ]
   await Promise.all(watches.map((w) => w.start()))
-  const byKind = (kind: ManagedKind) => watches.filter((w) => w.state.kind === kind)
+  // Looked up on every admission: grouped once.
+  const kinds = new Map<ManagedKind, (typeof watches)[number][]>()
+  for (const w of watches) kinds.set(w.state.kind, [...(kinds.get(w.state.kind) ?? []), w])
+  const byKind = (kind: ManagedKind) => kinds.get(kind) ?? []
 
   return {
     get synced() { return watches.every((w) => w.state.synced) },
     lookup(ref) {
-      const fromWatch = byKind(ref.kind)
-        .map((w) => w.state.informer.get(ref.metadata.name, ref.metadata.namespace))
-        .find((o) => o !== undefined)
-      return fromWatch ?? created.get(key(ref))
+      for (const w of byKind(ref.kind)) {
+        const found = w.state.informer.get(ref.metadata.name, ref.metadata.namespace)
+        if (found !== undefined) return found
+      }
+      return created.get(key(ref))
     },
     remember(object) {
       created.set(key(object), { metadata: { labels: object.metadata.labels } })

@@ -51,7 +51,10 @@ export class KubeObjectStore implements ObjectStore {
       return await this.api.getNamespacedCustomObject(
         { ...resources[ref.kind], namespace: ref.metadata.namespace, name: ref.metadata.name }, abortable(signal)) as StoredObject
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404 && apiReason(err) === 'NotFound' && !missingResource(err)) return undefined
+      if (err instanceof ApiException && err.code === 404) {
+        const s = status(err)
+        if (s.reason === 'NotFound' && !missingResource(s)) return undefined
+      }
       throw failure(err, `reading ${describe(ref)}`, signal)
     }
   }
@@ -96,13 +99,9 @@ function status(err: ApiException<unknown>): ApiStatus {
   }
 }
 
-function apiReason(err: ApiException<unknown>): string | undefined {
-  return status(err).reason
-}
-
 /** A 404 for the resource type itself (CRD not installed) rather than for the object. */
-function missingResource(err: ApiException<unknown>): boolean {
-  return status(err).details?.kind === undefined && /could not find the requested resource/.test(status(err).message ?? '')
+function missingResource(s: ApiStatus): boolean {
+  return s.details?.kind === undefined && /could not find the requested resource/.test(s.message ?? '')
 }
 
 function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFailure {
@@ -114,7 +113,7 @@ function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFa
     const message = s.message ?? `HTTP ${err.code}`
     const answered = (code: number, reason: string, text: string) => new KubernetesFailure(code, reason, text, err.code)
     if (err.code === 403) return answered(403, 'Forbidden', `secretwire was forbidden from ${doing}: ${message}`)
-    if (err.code === 404 && missingResource(err)) {
+    if (err.code === 404 && missingResource(s)) {
       return answered(404, 'NotFound', `${doing}: the API server does not serve this kind (are the External Secrets Operator's CRDs installed?)`)
     }
     if (err.code === 404) return answered(404, 'NotFound', `${doing}: ${message}`)

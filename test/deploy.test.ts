@@ -13,7 +13,7 @@ import { ownControlPlane } from './helpers/cluster.ts'
 import { kubectl as kubectlFor } from './helpers/kubectl.ts'
 import { annotated, pod } from './helpers/objects.ts'
 import { startSecretwire } from './helpers/secretwire.ts'
-import { untilWebhookAnswers } from './helpers/webhook.ts'
+import { untilWebhookAnswers } from '../tools/local/webhook.ts'
 
 // A private control plane: deploy/ registers cluster-wide webhooks and policies that must not reach other tests.
 const cp = await ownControlPlane()

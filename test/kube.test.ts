@@ -5,7 +5,7 @@ import { ConfigError, KubernetesFailure } from '../src/errors.ts'
 import { consumerExternalSecret } from '../src/eso.ts'
 import { KubeObjectStore, loadKubeConfig } from '../src/kube.ts'
 import { freshNamespace, kubeConfig, ownControlPlane } from './helpers/cluster.ts'
-import { serviceAccountKubeConfig } from './helpers/identity.ts'
+import { serviceAccountKubeConfig } from '../tools/local/identity.ts'
 
 const settings = { annotationPrefix: 'secretwire.io', storageNamespace: 'unused', clusterSecretStore: 'css', strategy: 'push' as const }
 

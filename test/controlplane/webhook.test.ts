@@ -5,7 +5,8 @@ import { CoreV1Api, type V1Pod } from '@kubernetes/client-node'
 import t from 'tap'
 import { loopbackCert } from '../helpers/certs.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
-import { registerMutatingWebhook, untilWebhookAnswers } from '../helpers/webhook.ts'
+import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
+import { registerMutatingWebhook } from '../helpers/webhook.ts'
 
 t.test('a Pod created through the API server comes back mutated by a registered webhook', async (t) => {
   const kc = await kubeConfig()

@@ -9,8 +9,10 @@ import t, { type Test } from 'tap'
 import { loopbackCert, type ServingCert } from '../helpers/certs.ts'
 import { esoCluster } from '../helpers/esocluster.ts'
 import { annotated, workload } from '../helpers/objects.ts'
-import { freePort, serve } from '../helpers/process.ts'
-import { registerMutatingWebhook, secretwireRules, untilSecretwireAnswers } from '../helpers/webhook.ts'
+import { freePort } from '../../tools/local/net.ts'
+import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
+import { serve } from '../helpers/process.ts'
+import { registerMutatingWebhook, secretwireRules } from '../helpers/webhook.ts'
 
 const cluster = await esoCluster(t)
 const { kc } = cluster

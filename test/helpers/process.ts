@@ -2,11 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { request } from 'node:https'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { createInterface } from 'node:readline'
 import type { Test } from 'tap'
+import { freePort } from '../../tools/local/net.ts'
 
 const repoRoot = join(import.meta.dirname, '..', '..')
 
@@ -23,14 +23,6 @@ export interface Served {
   call(method: string, path: string, body?: unknown): Promise<{ status: number, text: string, json(): any }>
   /** SHA-256 fingerprint of the certificate a new TLS connection is served. */
   fingerprint(): Promise<string>
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((res) => server.close(() => res()))
-  return port
 }
 
 export async function serve(t: Test, env: Record<string, string>, ca: string, fixedPort?: number): Promise<Served> {

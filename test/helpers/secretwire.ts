@@ -13,7 +13,8 @@ import { KubeObjectStore, type ObjectStore } from '../../src/kube.ts'
 import { loopbackCert } from './certs.ts'
 import { freshNamespace } from './cluster.ts'
 import { settings as loadSettings } from './objects.ts'
-import { registerMutatingWebhook, secretwireRules, untilSecretwireAnswers } from './webhook.ts'
+import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
+import { registerMutatingWebhook, secretwireRules } from './webhook.ts'
 
 export interface Secretwire {
   readonly settings: Config

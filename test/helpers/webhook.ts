@@ -1,8 +1,7 @@
 // Registers webhooks with the local API server, scoped to one test namespace so parallel test files never see
 // each other's webhooks.
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhook } from '@kubernetes/client-node'
+import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhook } from '@kubernetes/client-node'
 import type { Test } from 'tap'
-
 
 export interface WebhookRegistration {
   /** Configuration name; webhooks run in name order. Default: test-NAMESPACE. */
@@ -50,29 +49,4 @@ export async function registerMutatingWebhook(t: Test, kc: KubeConfig, reg: Webh
   })
   t.teardown(async () => { await api.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined) })
   return name
-}
-
-/**
- * The API server learns of a new webhook configuration through an informer, a moment after the create returns.
- * Polls `probe` (typically a dry-run create that should come back mutated) until it says the webhook answers.
- */
-export async function untilWebhookAnswers(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await probe()) return
-    if (Date.now() > deadline) throw new Error(`webhook not in effect after ${timeoutMs} ms`)
-    await new Promise((res) => setTimeout(res, 100))
-  }
-}
-
-/**
- * Until secretwire answers for pods in the namespace: an invalid annotation is refused before any policy or API
- * call, the surest sign it is secretwire that answered.
- */
-export async function untilSecretwireAnswers(kc: KubeConfig, namespace: string, prefix = 'secretwire.io'): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api)
-  await untilWebhookAnswers(() => core.createNamespacedPod({
-    namespace, dryRun: 'All',
-    body: { metadata: { name: 'probe', annotations: { [`${prefix}/shared-secret`]: 'Not-A-Name' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
-  }).then(() => false, (err: { body?: string }) => String(err.body).includes('is not a valid NAME')))
 }

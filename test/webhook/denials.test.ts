@@ -4,7 +4,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '
 import t from 'tap'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { inventory } from '../helpers/eso.ts'
-import { serviceAccountKubeConfig } from '../helpers/identity.ts'
+import { serviceAccountKubeConfig } from '../../tools/local/identity.ts'
 import { annotated, pod, workload } from '../helpers/objects.ts'
 import { startSecretwire } from '../helpers/secretwire.ts'
 

@@ -9,7 +9,8 @@ import { loopbackCert } from '../helpers/certs.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { annotated, pod } from '../helpers/objects.ts'
 import { startSecretwire } from '../helpers/secretwire.ts'
-import { podCreate, registerMutatingWebhook, untilWebhookAnswers } from '../helpers/webhook.ts'
+import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
+import { podCreate, registerMutatingWebhook } from '../helpers/webhook.ts'
 
 t.test('secretwire called again after another webhook mutates the Pod', async (t) => {
   const kc = await kubeConfig()

@@ -6,16 +6,20 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node'
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1EnvVar } from '@kubernetes/client-node'
 import { parseAllDocuments, stringify } from 'yaml'
+import { managedBy } from '../../src/contract.ts'
+import { resources } from '../../src/eso.ts'
 import { selfSigned } from '../../src/tls.ts'
 import { buildControlPlane, startControlPlane } from './controlplane.ts'
 import { esoSidecar } from './eso.ts'
+import { serviceAccountKubeConfig } from './identity.ts'
+import { freePort } from './net.ts'
 import { repoRoot } from './paths.ts'
 import { installStore, untilStoreReady } from './store.ts'
+import { untilSecretwireAnswers } from './webhook.ts'
 
 const started = Date.now()
 const say = (line: string) => process.stdout.write(`[demo ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`)
@@ -47,12 +51,7 @@ const dir = mkdtempSync(join(tmpdir(), 'secretwire-demo-'))
 const tls = await selfSigned(['127.0.0.1', 'localhost'])
 writeFileSync(join(dir, 'tls.crt'), tls.cert)
 writeFileSync(join(dir, 'tls.key'), tls.key)
-const port = await new Promise<number>((res) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as { port: number }
-    s.close(() => res(port))
-  })
-})
+const port = await freePort()
 const docs = parseAllDocuments(run(['kustomize', join(repoRoot, 'deploy', 'webhook')])).map((d) => d.toJS() as {
   kind: string, webhooks?: { clientConfig: unknown }[]
 })
@@ -66,16 +65,7 @@ for (const doc of docs) {
 run(['apply', '--server-side', '-f', '-'], docs.filter((d) => wanted.includes(d.kind)).map((d) => stringify(d)).join('---\n'))
 
 // secretwire's own identity: the ServiceAccount and RBAC of deploy/webhook, nothing more.
-const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-  namespace: 'secretwire', name: 'secretwire', body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
-})
-const identity = new KubeConfig()
-identity.loadFromOptions({
-  clusters: [{ ...kc.getCurrentCluster()!, name: 'local' }],
-  users: [{ name: 'secretwire', token: token.status!.token }],
-  contexts: [{ name: 'secretwire', cluster: 'local', user: 'secretwire' }],
-  currentContext: 'secretwire',
-})
+const identity = await serviceAccountKubeConfig(kc, 'secretwire', 'secretwire', 24 * 3600)
 writeFileSync(join(dir, 'kubeconfig'), identity.exportConfig())
 
 say(`starting secretwire serve on https://127.0.0.1:${port} as system:serviceaccount:secretwire:secretwire`)
@@ -88,17 +78,9 @@ secretwire = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', '
 })
 const logs: string[] = []
 secretwire.stdout!.setEncoding('utf8').on('data', (c: string) => logs.push(...c.trim().split('\n')))
+// The webhook answers once secretwire listens and the API server has loaded the configuration.
+await untilSecretwireAnswers(kc, 'default', 'secretwire.io', 30_000)
 const core = kc.makeApiClient(CoreV1Api)
-for (let i = 0; ; i++) {
-  // The webhook answers once secretwire listens and the API server has loaded the configuration.
-  const probe = await core.createNamespacedPod({
-    namespace: 'default', dryRun: 'All',
-    body: { metadata: { name: 'probe', annotations: { 'secretwire.io/shared-secret': 'Not-A-Name' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
-  }).then(() => '', (err: { body?: string }) => String(err.body))
-  if (probe.includes('is not a valid NAME')) break
-  if (i > 300) throw new Error(`secretwire did not answer: ${probe}`)
-  await new Promise((r) => setTimeout(r, 100))
-}
 
 say('applying examples/grafana.yaml (namespace grafana) and examples/postgres.yaml (namespace db)')
 for (const ns of ['grafana', 'db']) await core.createNamespace({ body: { metadata: { name: ns } } })
@@ -120,22 +102,20 @@ say('ESO has wired the password. What happened:')
 
 const co = kc.makeApiClient(CustomObjectsApi)
 const lines: string[] = []
-for (const [plural, group, version, kind] of [
-  ['passwords', 'generators.external-secrets.io', 'v1alpha1', 'Password'],
-  ['pushsecrets', 'external-secrets.io', 'v1alpha1', 'PushSecret'],
-  ['externalsecrets', 'external-secrets.io', 'v1', 'ExternalSecret'],
-] as const) {
-  const list = await co.listClusterCustomObject({ group, version, plural, labelSelector: 'app.kubernetes.io/managed-by=secretwire' }) as { items: { metadata: { namespace: string, name: string } }[] }
+for (const [kind, { group, version, plural }] of Object.entries(resources)) {
+  const list = await co.listClusterCustomObject({ group, version, plural, labelSelector: `${managedBy.key}=${managedBy.value}` }) as { items: { metadata: { namespace: string, name: string } }[] }
   for (const o of list.items) lines.push(`  ${kind.padEnd(15)} ${o.metadata.namespace}/${o.metadata.name}`)
 }
 console.log(`\nObjects secretwire created (label app.kubernetes.io/managed-by=secretwire):\n${lines.join('\n')}`)
 const apps = kc.makeApiClient(AppsV1Api)
 const grafana = await apps.readNamespacedDeployment({ namespace: 'grafana', name: 'grafana' })
 const postgres = await apps.readNamespacedStatefulSet({ namespace: 'db', name: 'postgres' })
-console.log('\nEnv of Deployment grafana/grafana, container grafana, as stored:')
-for (const e of grafana.spec!.template.spec!.containers[0]!.env ?? []) console.log(`  ${e.name}: ${e.valueFrom ? `secretKeyRef ${e.valueFrom.secretKeyRef?.name}/${e.valueFrom.secretKeyRef?.key}` : e.value}`)
-console.log('Env of StatefulSet db/postgres, container postgres:')
-for (const e of postgres.spec!.template.spec!.containers[0]!.env ?? []) console.log(`  ${e.name}: ${e.valueFrom ? `secretKeyRef ${e.valueFrom.secretKeyRef?.name}/${e.valueFrom.secretKeyRef?.key}` : e.value}`)
+const printEnv = (title: string, env: V1EnvVar[] = []) => {
+  console.log(title)
+  for (const e of env) console.log(`  ${e.name}: ${e.valueFrom ? `secretKeyRef ${e.valueFrom.secretKeyRef?.name}/${e.valueFrom.secretKeyRef?.key}` : e.value}`)
+}
+printEnv('\nEnv of Deployment grafana/grafana, container grafana, as stored:', grafana.spec!.template.spec!.containers[0]!.env)
+printEnv('Env of StatefulSet db/postgres, container postgres:', postgres.spec!.template.spec!.containers[0]!.env)
 console.log(`\nSecrets written by ESO (keys only; the value is never printed):
   grafana/secretwire-grafana-db             keys ${inGrafana.keys.join(',')}, ${inGrafana.length} characters
   db/secretwire-grafana-db                  keys ${inDb.keys.join(',')}, ${inDb.length} characters
@@ -144,7 +124,7 @@ console.log(`\nSecrets written by ESO (keys only; the value is never printed):
 const denied = spawnSync(kubectl, ['--kubeconfig', cp.info.kubeconfig, 'run', 'unwired', '-n', 'grafana', '--image=busybox',
   '--annotations=secretwire.io/shared-secret=Bad_Name'], { encoding: 'utf8' })
 console.log(`\nA bad annotation is refused at admission:\n  ${denied.stderr.trim()}`)
-console.log(`\nsecretwire wrote ${logs.length} JSON log lines (start-up, then one per admission). Try it yourself:
+console.log(`\nsecretwire wrote ${logs.length} JSON log lines (start-up, objects created, denials; routine patches are at debug). Try it yourself:
   export KUBECONFIG=${cp.info.kubeconfig}
   ${kubectl} get externalsecrets,pushsecrets,passwords -A
 Ctrl-C stops secretwire, ESO, the API server and etcd.`)

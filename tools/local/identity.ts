@@ -1,12 +1,13 @@
-// A ServiceAccount's identity (TokenRequest through the real API server), for tests of what RBAC allows.
+// A ServiceAccount's identity (TokenRequest through the real API server): how the demo runs secretwire with the
+// RBAC of deploy/webhook, and how tests check what RBAC allows.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 
-export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: string, name: string): Promise<KubeConfig> {
+export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: string, name: string, expirationSeconds = 3600): Promise<KubeConfig> {
   const core = admin.makeApiClient(CoreV1Api)
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }).catch((err: { code?: number }) => {
     if (err.code !== 409) throw err
   })
-  const token = await core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds: 3600 } } })
+  const token = await core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { audiences: [], expirationSeconds } } })
   const cluster = admin.getCurrentCluster()!
   const kc = new KubeConfig()
   kc.loadFromOptions({
