@@ -16,6 +16,7 @@ import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
 import { selfSigned } from '../src/tls.ts'
 import { startControlPlane } from '../tools/local/controlplane.ts'
+import { freePort } from '../tools/local/net.ts'
 import { repoRoot } from '../tools/local/paths.ts'
 import { paced, type PacedResult } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
@@ -86,14 +87,13 @@ const cpuSeconds = (pid: number) => {
 }
 
 interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuMicros: number }
-async function load(port: number, body: unknown, opts: { overallRate?: number, amount?: number, duration?: number } = {}): Promise<Run> {
+async function load(port: number, body: unknown, opts: { amount?: number, duration?: number } = {}): Promise<Run> {
   const pid = (port === swPort ? secretwire : baseline).pid!
   const cpuBefore = cpuSeconds(pid)
   const result = await autocannon({
     url: `https://127.0.0.1:${port}/mutate`, method: 'POST', connections,
     headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? seconds }),
-    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
   })
   return {
     rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx,
@@ -101,10 +101,11 @@ async function load(port: number, body: unknown, opts: { overallRate?: number, a
   }
 }
 
-const swPort = 18443, basePort = 18444
+const swPort = await freePort()
 const secretwire = await start('secretwire', ['dist/cli.js', 'serve'], {
   KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 }, swPort, '/readyz')
+const basePort = await freePort() // asked for once secretwire holds its port, so the two cannot coincide
 const baseline = await start('baseline', ['--import', 'tsx', 'bench/baseline.ts'], { TLS_CERT: tls.cert, TLS_KEY: tls.key }, basePort)
 
 const bodies = { deployment: review(deployment('bench', 'grafana-db')), pod: review(pod('bench', 'grafana-db')) }
@@ -116,7 +117,7 @@ for (const body of Object.values(bodies)) {
 log('warm-up: 10 s each (objects exist, watch cache filled, JIT warm)')
 for (const port of [swPort, basePort]) for (const body of Object.values(bodies)) await load(port, body, { duration: 5 })
 
-// Three rounds, servers interleaved, so drift in this shared machine hits both alike; the median round counts.
+// Rounds with the servers interleaved, so drift in this shared machine hits both alike; the median round counts.
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const apiBefore = sum(await metric(swPort, 'secretwire_kube_api_requests_total'))
 const admissionsBefore = sum(await metric(swPort, 'secretwire_admissions_total'))

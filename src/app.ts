@@ -81,8 +81,9 @@ function logAdmission(log: Logger, request: AdmissionRequest, admission: Admissi
     ...(plan?.wire && { sharedSecrets: plan.sharedSecrets, patched: plan.patch.length > 0 }),
     ...(ensured && { created: ensured.created.length }),
     durationMs: Math.round(durationMs * 100) / 100,
+    ...(unexpected && { err: error }),
   }
-  if (unexpected) log.error({ ...entry, err: error }, 'admission failed unexpectedly')
-  else if (!response.allowed) log.info(entry, 'denied')
-  else log[level](entry, response.patch === undefined ? 'admitted unchanged' : 'admitted')
+  const message = unexpected ? 'admission failed unexpectedly'
+    : !response.allowed ? 'denied' : response.patch === undefined ? 'admitted unchanged' : 'admitted'
+  log[level](entry, message)
 }
