@@ -1,9 +1,12 @@
 // Reads secretwire's annotations into a typed request. Everything a user can get wrong in an annotation is
 // refused here, with the annotation and the offending value in the message.
-import { annotations, defaultEnvVar } from './contract.ts'
+import { annotationKey, annotations, defaultEnvVar, limits } from './contract.ts'
 import { InvalidAnnotation } from './errors.ts'
 import { memo } from './memo.ts'
 import { isDnsLabel, isEnvVarName, sharedSecretNameProblem } from './names.ts'
+
+const secretKey = annotationKey(annotations.sharedSecret)
+const containersKey = annotationKey(annotations.containers)
 
 export interface Wiring {
   /** Shared secret NAME → env var, in annotation order; one NAME may feed several env vars. */
@@ -20,20 +23,19 @@ export interface Wiring {
  * Reads the annotations of each metadata given (a workload's own and its pod template's: their union counts).
  * Returns undefined when none carries the shared-secret annotation.
  */
-export function readWiring(sources: readonly unknown[], prefix: string): Wiring | undefined {
-  const secretKey = `${prefix}/${annotations.sharedSecret.key}`
-  const containersKey = `${prefix}/${annotations.containers.key}`
+export function readWiring(sources: readonly unknown[]): Wiring | undefined {
   const secretValues = values(sources, secretKey)
   if (secretValues.length === 0) return undefined
   const containerValues = values(sources, containersKey)
   // Invalid annotations throw, so only valid ones are remembered.
-  return parsed.get(JSON.stringify([prefix, secretValues, containerValues]),
-    () => parseWiring(secretKey, secretValues, containersKey, containerValues))
+  return parsed.get(JSON.stringify([secretValues, containerValues]), () => parseWiring(secretValues, containerValues))
 }
 
 const parsed = memo<Wiring>(1024)
 
-function parseWiring(secretKey: string, secretValues: string[], containersKey: string, containerValues: string[]): Wiring {
+function parseWiring(secretValues: string[], containerValues: string[]): Wiring {
+  checkLength(secretKey, secretValues)
+  checkLength(containersKey, containerValues)
   const entries: { sharedSecret: string, envVar: string }[] = []
   const warnings: string[] = []
   const envSource = new Map<string, string>()
@@ -57,6 +59,11 @@ function parseWiring(secretKey: string, secretValues: string[], containersKey: s
       entries.push(entry)
     }
   }
+  const names = new Set(entries.map((e) => e.sharedSecret))
+  if (names.size > limits.sharedSecretsPerObject) {
+    throw new InvalidAnnotation(secretKey, secretValues.join(', '),
+      `names ${names.size} shared secrets; one object may name at most ${limits.sharedSecretsPerObject}`)
+  }
 
   let containers: string[] | undefined
   for (const value of containerValues) {
@@ -68,6 +75,14 @@ function parseWiring(secretKey: string, secretValues: string[], containersKey: s
     containers = [...new Set([...(containers ?? []), ...names])]
   }
   return { entries, containers, containersValue: containerValues.join(', '), warnings }
+}
+
+function checkLength(key: string, values: readonly string[]): void {
+  for (const value of values) {
+    if (value.length > limits.annotationLength) {
+      throw new InvalidAnnotation(key, value, `is ${value.length} characters long; secretwire reads at most ${limits.annotationLength}`)
+    }
+  }
 }
 
 function values(sources: readonly unknown[], key: string): string[] {

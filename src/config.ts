@@ -1,21 +1,22 @@
 // Settings, read once at start into one frozen object; nothing else reads process.env. Every setting, its
 // default and its doc are declared in contract.ts.
 import { readFileSync } from 'node:fs'
-import { settings, type InjectMode, type Strategy } from './contract.ts'
+import { removedSettings, settings, type InjectMode, type Strategy } from './contract.ts'
 import { ConfigError } from './errors.ts'
 import { isDnsLabel, isDnsSubdomain } from './names.ts'
-import { openPolicy, parsePolicy, type Policy } from './policy.ts'
+import { openPolicy, parsePolicy, PolicyHolder } from './policy.ts'
 
 export interface Config {
   readonly port: number
   readonly tls: { readonly certFile: string, readonly keyFile: string } | undefined
   readonly kubeconfig: string | undefined
-  readonly annotationPrefix: string
   readonly storageNamespace: string
   readonly clusterSecretStore: string
   readonly strategy: Strategy
   readonly inject: InjectMode
-  readonly policy: Policy
+  /** The policy in force: the file's, replaced when the file changes (serve watches `policyFile`). */
+  readonly policy: PolicyHolder
+  readonly policyFile: string | undefined
   readonly apiTimeoutMs: number
   readonly shutdownDelayMs: number
   readonly logLevel: string
@@ -51,36 +52,41 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     return value
   }
 
+  for (const [name, reason] of Object.entries(removedSettings)) {
+    if (env[name] !== undefined) throw new ConfigError(`${name} is no longer supported: ${reason}; unset it`)
+  }
   const certFile = get(settings.tlsCertFile)
   const keyFile = get(settings.tlsKeyFile)
   if ((certFile === '') !== (keyFile === '')) {
     throw new ConfigError(`${settings.tlsCertFile.env} and ${settings.tlsKeyFile.env} must be set together`)
   }
   const policyFile = get(settings.config)
-  let policy = openPolicy
-  if (policyFile !== '') {
-    let text: string
-    try {
-      text = readFile(policyFile)
-    } catch (err) {
-      throw new ConfigError(`${settings.config.env}=${policyFile}: cannot read: ${(err as Error).message}`)
-    }
-    policy = parsePolicy(text, policyFile)
-  }
+  const policy = new PolicyHolder(policyFile === '' ? openPolicy : readPolicy(policyFile, readFile))
   const kubeconfig = get(settings.kubeconfig)
 
   return Object.freeze({
     port: integer(settings.port, 1, 65535),
     tls: certFile === '' ? undefined : Object.freeze({ certFile, keyFile }),
     kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
-    annotationPrefix: checked(settings.annotationPrefix, isDnsSubdomain, 'a DNS subdomain such as secretwire.io'),
     storageNamespace: checked(settings.storageNamespace, isDnsLabel, 'a namespace name'),
     clusterSecretStore: checked(settings.clusterSecretStore, isDnsSubdomain, 'a ClusterSecretStore name'),
-    strategy: oneOf<Strategy>(settings.strategy, ['push', 'generate']),
+    strategy: oneOf<Strategy>(settings.strategy, ['generate', 'push']),
     inject: oneOf<InjectMode>(settings.inject, ['templates', 'pods']),
     policy,
+    policyFile: policyFile === '' ? undefined : policyFile,
     apiTimeoutMs: integer(settings.apiTimeoutMs, 100, 30_000),
     shutdownDelayMs: integer(settings.shutdownDelayMs, 0, 120_000),
     logLevel: oneOf(settings.logLevel, logLevels),
   })
+}
+
+/** Reads and parses the policy file; every problem is a ConfigError naming the file. */
+export function readPolicy(path: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')) {
+  let text: string
+  try {
+    text = readFile(path)
+  } catch (err) {
+    throw new ConfigError(`${settings.config.env}=${path}: cannot read: ${(err as Error).message}`)
+  }
+  return parsePolicy(text, path)
 }

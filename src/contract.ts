@@ -1,5 +1,13 @@
 // The user contract in one place: every annotation users write, every label secretwire writes, every setting,
-// each with its default and a one-line doc. The README's tables are held to this module by a test.
+// each with its default and a one-line doc, the identities and limits the API server enforces. The README's tables
+// are held to this module by a test, and the webhook configuration and admission policies in deploy/webhook are
+// generated from it (src/manifests, `npm run generate`).
+
+/**
+ * The prefix of every annotation secretwire reads and label it writes. Fixed: the webhook's matchConditions and
+ * the admission policies that guard secretwire's objects inside the API server name these keys.
+ */
+export const annotationPrefix = 'secretwire.io'
 
 /** Annotations read from a Pod's or workload's metadata, and for workloads also from spec.template.metadata. */
 export const annotations = {
@@ -17,10 +25,49 @@ export const annotations = {
   },
 } as const
 
+/** The full key of an annotation: `secretwire.io/shared-secret`. */
+export function annotationKey(annotation: { readonly key: string }): string {
+  return `${annotationPrefix}/${annotation.key}`
+}
+
 /** Labels on every object secretwire creates; an object without them is never adopted or changed. */
 export const managedBy = { key: 'app.kubernetes.io/managed-by', value: 'secretwire' } as const
-/** Under the annotation prefix: `secretwire.io/shared-secret: NAME` on every object secretwire creates. */
-export const sharedSecretLabel = 'shared-secret'
+/** `secretwire.io/shared-secret: NAME` on every object secretwire creates. */
+export const sharedSecretLabel = `${annotationPrefix}/shared-secret`
+
+/**
+ * Limits on one admitted object, so a single annotation cannot make secretwire create objects without bound
+ * or run past the webhook's timeout (where failurePolicy Ignore would let the object through unwired).
+ */
+export const limits = {
+  /** Distinct shared secrets one object may name. */
+  sharedSecretsPerObject: 16,
+  /** Characters in one secretwire annotation value. */
+  annotationLength: 2048,
+  /** Kubernetes API calls one admission may have in flight at once. */
+  concurrentApiCalls: 8,
+} as const
+
+/** Who may change what secretwire guards (see the admission policies in deploy/webhook). */
+export const identities = {
+  /** secretwire's ServiceAccount, as deploy/webhook creates it: the only identity that may reach the store. */
+  secretwire: { namespace: 'secretwire', name: 'secretwire' },
+  /**
+   * Members of this group may change or delete secretwire's objects and stored passwords, which anyone else,
+   * cluster admins included, is refused. For incidents; a fork of a password is then possible, so say why.
+   */
+  breakGlassGroup: 'secretwire:break-glass',
+} as const
+
+export function serviceAccountUser(sa: { readonly namespace: string, readonly name: string }): string {
+  return `system:serviceaccount:${sa.namespace}:${sa.name}`
+}
+
+/**
+ * Namespaces secretwire never wires: the cluster's own and secretwire's. The webhook is not called for them,
+ * and a review that names one anyway (sent by something other than the API server) is denied.
+ */
+export const excludedNamespaces: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', identities.secretwire.namespace]
 
 /** The key that holds the password in the stored Secret and in every wired Secret (the Password generator's output key). */
 export const passwordKey = 'password'
@@ -73,10 +120,6 @@ export const settings = {
   },
   tlsKeyFile: { env: 'TLS_KEY_FILE', default: '', doc: 'PEM private key of TLS_CERT_FILE.' },
   kubeconfig: { env: 'KUBECONFIG', default: '', doc: 'Kubeconfig to reach the API server. Unset: the in-cluster service account.' },
-  annotationPrefix: {
-    env: 'SECRETWIRE_ANNOTATION_PREFIX', default: 'secretwire.io',
-    doc: 'Prefix of the annotations read and of the shared-secret label written.',
-  },
   storageNamespace: {
     env: 'SECRETWIRE_STORAGE_NAMESPACE', default: 'eso-secret-storage',
     doc: 'Namespace holding the Password generators and the stored secrets (the ClusterSecretStore\'s remoteNamespace).',
@@ -86,14 +129,17 @@ export const settings = {
     doc: 'ClusterSecretStore (Kubernetes provider over the storage namespace) that stored secrets are pushed to and read from.',
   },
   strategy: {
-    env: 'SECRETWIRE_STRATEGY', default: 'push',
-    doc: '`push`: a PushSecret pushes the generated password into the store; `generate`: an ExternalSecret generates it in place.',
+    env: 'SECRETWIRE_STRATEGY', default: 'generate',
+    doc: '`generate`: an ExternalSecret generates the password once into an immutable stored Secret; `push`: a PushSecret pushes it into the store (needs write access for the store, see README).',
   },
   inject: {
     env: 'SECRETWIRE_INJECT', default: 'templates',
     doc: '`templates`: env vars go into workload pod templates; `pods`: templates stay untouched (no GitOps drift), env vars go into Pods.',
   },
-  config: { env: 'SECRETWIRE_CONFIG', default: '', doc: 'YAML policy file: per shared secret, allowed namespaces and generator shape.' },
+  config: {
+    env: 'SECRETWIRE_CONFIG', default: '',
+    doc: 'YAML policy file: per shared secret, allowed namespaces and generator shape; reloaded when it changes. Unset: every namespace may use every NAME.',
+  },
   apiTimeoutMs: {
     env: 'SECRETWIRE_API_TIMEOUT_MS', default: '3000',
     doc: 'Budget for the Kubernetes API calls of one admission; past it the admission is denied. Keep it under the webhook timeout.',
@@ -104,3 +150,8 @@ export const settings = {
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level (fatal, error, warn, info, debug, trace, silent); info: objects created, denials, failures; debug: every admission.' },
 } as const satisfies Record<string, SettingDoc>
+
+/** Settings that secretwire no longer reads: set, they stop it at start with this reason (never silently ignored). */
+export const removedSettings: Readonly<Record<string, string>> = {
+  SECRETWIRE_ANNOTATION_PREFIX: `the annotation prefix is fixed to ${annotationPrefix}: the shipped webhook configuration and admission policies name its keys`,
+}

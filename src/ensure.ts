@@ -1,6 +1,8 @@
 // Ensure = create if absent, never update (an update to a PushSecret would push a new password). Objects of the
 // right name that lack secretwire's labels are never adopted: the admission is refused, and since every object
 // is read before any is created, a refusal leaves nothing half-made.
+import pLimit from 'p-limit'
+import { limits } from './contract.ts'
 import type { Deadline } from './deadline.ts'
 import { ObjectInTheWay } from './errors.ts'
 import { describe, type ManagedObject } from './eso.ts'
@@ -20,7 +22,7 @@ export interface EnsureOptions {
 }
 
 export async function ensureObjects(objects: readonly ManagedObject[], store: ObjectStore, opts: EnsureOptions): Promise<EnsureOutcome> {
-  const found = await Promise.all(objects.map((o) => store.get(o, opts.deadline)))
+  const found = await readAll(objects, store, opts.deadline)
   objects.forEach((o, i) => checkOwned(o, found[i]))
   const missing = objects.filter((_, i) => found[i] === undefined)
   if (opts.dryRun) return { created: [], wouldCreate: missing }
@@ -44,4 +46,14 @@ function checkOwned(desired: ManagedObject, stored: StoredObject | undefined): v
   if (wanted.some(([key, value]) => labels[key] !== value)) {
     throw new ObjectInTheWay(describe(desired), wanted.map(([k, v]) => `${k}=${v}`).join(', '))
   }
+}
+
+/**
+ * Reads every object, at most `limits.concurrentApiCalls` at a time: an object naming many shared secrets must
+ * not open dozens of requests at once. (The warm path answers from the watch cache and needs no limiter.)
+ */
+function readAll(objects: readonly ManagedObject[], store: ObjectStore, deadline: Deadline): Promise<(StoredObject | undefined)[]> {
+  if (objects.length <= limits.concurrentApiCalls) return Promise.all(objects.map((o) => store.get(o, deadline)))
+  const limit = pLimit(limits.concurrentApiCalls)
+  return Promise.all(objects.map((o) => limit(() => store.get(o, deadline))))
 }

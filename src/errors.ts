@@ -71,6 +71,15 @@ export class StorageNamespace extends AdmissionError {
   }
 }
 
+/** A namespace secretwire never wires (kube-system, its own, ...): the webhook is not even called for it. */
+export class NamespaceExcluded extends AdmissionError {
+  readonly code = 403
+  readonly reason = 'Forbidden'
+  constructor(readonly namespace: string) {
+    super(`namespace ${quote(namespace)} is never wired by secretwire (the webhook configuration leaves it out)`)
+  }
+}
+
 /** An object of the name secretwire would create exists without secretwire's labels: it is never adopted. */
 export class ObjectInTheWay extends AdmissionError {
   readonly code = 409

@@ -1,11 +1,13 @@
 // The External Secrets Operator objects that make up one shared secret: the seed's recipe as pure data.
 //
-//   storage namespace:  Password secretwire-NAME  (the generator)
-//                       PushSecret secretwire-NAME     (strategy push: pushes one password into the store)
-//                    or ExternalSecret secretwire-NAME (strategy generate: generates it in place, once)
+//   storage namespace:  Password secretwire-NAME        (the generator)
+//                       ExternalSecret secretwire-NAME  (strategy generate, the default: generates the password
+//                                                        once into an immutable, orphaned Secret)
+//                    or PushSecret secretwire-NAME      (strategy push: pushes one password into the store)
 //                       → Secret secretwire-NAME, key `password` (the stored secret)
 //   each workload namespace:
-//                       ExternalSecret secretwire-NAME → Secret secretwire-NAME, key `password`
+//                       ExternalSecret secretwire-NAME → Secret secretwire-NAME, key `password`, read through the
+//                       ClusterSecretStore
 import { managedBy, passwordKey, resourceName, sharedSecretLabel, type PasswordShape, type Strategy } from './contract.ts'
 
 export type ManagedKind = 'Password' | 'PushSecret' | 'ExternalSecret'
@@ -29,22 +31,21 @@ export const resources: Readonly<Record<ManagedKind, { group: string, version: s
 }
 
 export interface EsoSettings {
-  readonly annotationPrefix: string
   readonly storageNamespace: string
   readonly clusterSecretStore: string
   readonly strategy: Strategy
 }
 
-export function managedLabels(prefix: string, sharedSecret: string): Record<string, string> {
-  return { [managedBy.key]: managedBy.value, [`${prefix}/${sharedSecretLabel}`]: sharedSecret }
+export function managedLabels(sharedSecret: string): Record<string, string> {
+  return { [managedBy.key]: managedBy.value, [sharedSecretLabel]: sharedSecret }
 }
 
-function object(kind: ManagedKind, namespace: string, sharedSecret: string, prefix: string, spec: Record<string, unknown>): ManagedObject {
+function object(kind: ManagedKind, namespace: string, sharedSecret: string, spec: Record<string, unknown>): ManagedObject {
   const { group, version } = resources[kind]
   return {
     apiVersion: `${group}/${version}`,
     kind,
-    metadata: { name: resourceName(sharedSecret), namespace, labels: managedLabels(prefix, sharedSecret) },
+    metadata: { name: resourceName(sharedSecret), namespace, labels: managedLabels(sharedSecret) },
     spec,
   }
 }
@@ -58,21 +59,22 @@ const generatorRef = (sharedSecret: string) => ({
 /** The generator and the object that stores its one password, in the storage namespace. */
 export function storageObjects(sharedSecret: string, shape: PasswordShape, s: EsoSettings): ManagedObject[] {
   const name = resourceName(sharedSecret)
-  const generator = object('Password', s.storageNamespace, sharedSecret, s.annotationPrefix, { ...shape })
-  const store = s.strategy === 'push'
-    ? object('PushSecret', s.storageNamespace, sharedSecret, s.annotationPrefix, {
+  const generator = object('Password', s.storageNamespace, sharedSecret, { ...shape })
+  const store = s.strategy === 'generate'
+    ? object('ExternalSecret', s.storageNamespace, sharedSecret, {
+      // Generated once; immutable and orphaned so neither a re-sync, nor deleting and recreating this object,
+      // replaces it: ESO's update of an immutable Secret is refused by the API server.
+      refreshPolicy: 'CreatedOnce',
+      target: { name, creationPolicy: 'Orphan', immutable: true },
+      dataFrom: [{ sourceRef: { generatorRef: generatorRef(sharedSecret) } }],
+    })
+    : object('PushSecret', s.storageNamespace, sharedSecret, {
       // "0": push once, and again only if this object changes; secretwire never updates it, since every push
-      // of a generator writes a new password.
+      // of a generator writes a new password (the admission policy on stored Secrets refuses that write too).
       refreshInterval: '0',
       secretStoreRefs: [{ name: s.clusterSecretStore, kind: 'ClusterSecretStore' }],
       selector: { generatorRef: generatorRef(sharedSecret) },
       data: [{ match: { secretKey: passwordKey, remoteRef: { remoteKey: name, property: passwordKey } } }],
-    })
-    : object('ExternalSecret', s.storageNamespace, sharedSecret, s.annotationPrefix, {
-      // Generated once; immutable and orphaned so neither a re-sync nor deleting this object replaces it.
-      refreshPolicy: 'CreatedOnce',
-      target: { name, creationPolicy: 'Orphan', immutable: true },
-      dataFrom: [{ sourceRef: { generatorRef: generatorRef(sharedSecret) } }],
     })
   return [generator, store]
 }
@@ -80,7 +82,7 @@ export function storageObjects(sharedSecret: string, shape: PasswordShape, s: Es
 /** The ExternalSecret that copies the stored password into a plain Secret of the workload's namespace. */
 export function consumerExternalSecret(sharedSecret: string, namespace: string, s: EsoSettings): ManagedObject {
   const name = resourceName(sharedSecret)
-  return object('ExternalSecret', namespace, sharedSecret, s.annotationPrefix, {
+  return object('ExternalSecret', namespace, sharedSecret, {
     refreshPolicy: 'CreatedOnce',
     secretStoreRef: { name: s.clusterSecretStore, kind: 'ClusterSecretStore' },
     target: { name, creationPolicy: 'Owner' },

@@ -13,6 +13,7 @@ export interface Metrics {
   readonly registry: Registry
   recordAdmission(request: AdmissionRequest, admission: Admission, seconds: number): void
   recordCertificate(certPem: string): void
+  recordPolicyReload(ok: boolean): void
   /** The store, with every API request counted and timed. */
   instrument(store: ObjectStore): ObjectStore
   /** Reports the watch cache's size on every scrape. */
@@ -78,6 +79,13 @@ export function createMetrics(): Metrics {
     registers: [registry],
   })
 
+  const policyReloads = new Counter({
+    name: 'secretwire_policy_reloads_total',
+    help: 'Changes of the policy file seen, by result (ok: in force; error: unusable, the previous policy stays).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+
   const perLabels = new Map<string, { count: { inc(): void }, duration: { observe(v: number): void } }>()
 
   async function timed<T>(verb: string, ref: ObjectRef, call: () => Promise<T>, code: (result: T) => number): Promise<T> {
@@ -117,6 +125,9 @@ export function createMetrics(): Metrics {
     },
     recordCertificate(certPem) {
       certExpiry.set(Math.floor(new Date(new X509Certificate(certPem).validTo).getTime() / 1000))
+    },
+    recordPolicyReload(ok) {
+      policyReloads.inc({ result: ok ? 'ok' : 'error' })
     },
     observeCache(size) {
       cacheSize = size

@@ -3,8 +3,8 @@
 import type { Operation } from 'fast-json-patch'
 import type { AdmissionRequest } from './admission/review.ts'
 import { readWiring, type Wiring } from './annotations.ts'
-import { annotations, type InjectMode } from './contract.ts'
-import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
+import { annotationKey, annotations, excludedNamespaces, type InjectMode } from './contract.ts'
+import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceExcluded, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
 import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './eso.ts'
 import { memo, type Memo } from './memo.ts'
 import type { Policy } from './policy.ts'
@@ -12,7 +12,8 @@ import { workloadKind, type WorkloadKind } from './workload.ts'
 
 export interface PlanSettings extends EsoSettings {
   readonly inject: InjectMode
-  readonly policy: Policy
+  /** The policy in force, read once per admission. */
+  readonly policy: { readonly current: Policy }
 }
 
 export type Plan =
@@ -49,20 +50,22 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
   let template: Json | undefined = object
   for (const key of workload.templatePath) template = child(template, key)
   const sources = [child(object, 'metadata')?.annotations, child(template, 'metadata')?.annotations]
-  const wiring = readWiring(workload.templatePath.length === 0 ? sources.slice(0, 1) : sources, settings.annotationPrefix)
+  const wiring = readWiring(workload.templatePath.length === 0 ? sources.slice(0, 1) : sources)
   if (wiring === undefined) return { wire: false, reason: 'not annotated' }
 
   const namespace = request.namespace || (child(object, 'metadata')?.namespace as string | undefined)
   if (namespace === undefined || namespace === '') throw new InvalidObject(`${workload.kind} has no namespace`)
+  if (excludedNamespaces.includes(namespace)) throw new NamespaceExcluded(namespace)
   if (namespace === settings.storageNamespace) throw new StorageNamespace(namespace)
+  const policy = settings.policy.current
   const sharedSecrets = [...new Set(wiring.entries.map((e) => e.sharedSecret))]
   for (const name of sharedSecrets) {
-    const policy = settings.policy.forSecret(name)
-    if (!policy.allows(namespace)) throw new NamespaceNotAllowed(name, namespace, policy.namespaces)
+    const secretPolicy = policy.forSecret(name)
+    if (!secretPolicy.allows(namespace)) throw new NamespaceNotAllowed(name, namespace, secretPolicy.namespaces)
   }
 
   // Computed even when templates are left alone (inject=pods): a workload whose Pods would be denied is denied now.
-  const patch = envPatch(workload, template, wiring, settings.annotationPrefix)
+  const patch = envPatch(workload, template, wiring)
   const injectHere = workload.kind === 'Pod' || settings.inject === 'templates'
   const warnings = [...wiring.warnings]
   if (!injectHere && patch.length > 0) {
@@ -70,18 +73,21 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
       `${wiring.entries.map((e) => e.envVar).join(', ')} are added to its Pods when they are created`)
   }
 
-  const ensure = objectsToEnsure(sharedSecrets, namespace, settings)
+  const ensure = objectsToEnsure(sharedSecrets, namespace, settings, policy)
   return { wire: true, namespace, sharedSecrets, patch: injectHere ? patch : [], ensure, warnings }
 }
 
-// They depend only on the NAMEs, the namespace and the settings, and every Pod of a workload asks for the same.
-const ensureMemos = new WeakMap<PlanSettings, Memo<readonly ManagedObject[]>>()
+// They depend only on the NAMEs, the namespace, the settings and the policy (for the generator's shape), and
+// every Pod of a workload asks for the same. A reloaded policy is a new object, so it gets fresh memos.
+const ensureMemos = new WeakMap<PlanSettings, WeakMap<Policy, Memo<readonly ManagedObject[]>>>()
 
-function objectsToEnsure(sharedSecrets: readonly string[], namespace: string, settings: PlanSettings): readonly ManagedObject[] {
-  let memos = ensureMemos.get(settings)
-  if (memos === undefined) ensureMemos.set(settings, memos = memo(1024))
+function objectsToEnsure(sharedSecrets: readonly string[], namespace: string, settings: PlanSettings, policy: Policy): readonly ManagedObject[] {
+  let byPolicy = ensureMemos.get(settings)
+  if (byPolicy === undefined) ensureMemos.set(settings, byPolicy = new WeakMap())
+  let memos = byPolicy.get(policy)
+  if (memos === undefined) byPolicy.set(policy, memos = memo(1024))
   return memos.get(`${namespace}/${sharedSecrets.join(',')}`, () => [
-    ...sharedSecrets.flatMap((name) => storageObjects(name, settings.policy.forSecret(name).password, settings)),
+    ...sharedSecrets.flatMap((name) => storageObjects(name, policy.forSecret(name).password, settings)),
     ...sharedSecrets.map((name) => consumerExternalSecret(name, namespace, settings)),
   ])
 }
@@ -92,7 +98,7 @@ interface Container {
 }
 
 /** Add operations putting the missing env vars first in each selected container (so `$(VAR)` in later ones works). */
-function envPatch(workload: WorkloadKind, template: Json | undefined, wiring: Wiring, prefix: string): Operation[] {
+function envPatch(workload: WorkloadKind, template: Json | undefined, wiring: Wiring): Operation[] {
   const spec = child(template, 'spec')
   const lists = { containers: spec?.containers, initContainers: spec?.initContainers }
   if (!Array.isArray(lists.containers)) throw new InvalidObject(`${workload.kind} has no containers`)
@@ -109,7 +115,7 @@ function envPatch(workload: WorkloadKind, template: Json | undefined, wiring: Wi
         return i === -1 ? [] : [{ path: `${specPath}/${list}/${i}`, container: (items as Container[])[i]! }]
       })[0]
       if (found === undefined) {
-        throw new InvalidAnnotation(`${prefix}/${annotations.containers.key}`, wiring.containersValue,
+        throw new InvalidAnnotation(annotationKey(annotations.containers), wiring.containersValue,
           `this ${workload.kind} has no container or init container named ${JSON.stringify(name)}`)
       }
       targets.push(found)

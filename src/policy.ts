@@ -44,6 +44,20 @@ export interface Policy {
   forSecret(name: string): SecretPolicy
 }
 
+/**
+ * The policy in force. An admission reads `current` once and decides with it throughout, so a reload never
+ * splits one decision between two policies.
+ */
+export class PolicyHolder {
+  constructor(private policy: Policy) {}
+  get current(): Policy {
+    return this.policy
+  }
+  replace(policy: Policy): void {
+    this.policy = policy
+  }
+}
+
 /** Every namespace, the seed's password: the policy when no file is given. */
 export const openPolicy: Policy = compilePolicy({})
 

@@ -9,6 +9,7 @@ import { CachedStore, startInformers } from './cache.ts'
 import { loadConfig } from './config.ts'
 import { KubeObjectStore, loadKubeConfig } from './kube.ts'
 import { createMetrics } from './metrics.ts'
+import { watchPolicy } from './policyfile.ts'
 import { servingKeyPair, watchKeyPair } from './tls.ts'
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
@@ -38,6 +39,10 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     (app.server as Server).setSecureContext(pair)
     metrics.recordCertificate(pair.cert)
   }, logger)
+  if (config.policyFile === undefined) logger.warn('SECRETWIRE_CONFIG is not set: every namespace may use every shared secret')
+  const policy = config.policyFile === undefined
+    ? undefined
+    : watchPolicy(config.policyFile, config.policy, logger, (ok) => metrics.recordPolicyReload(ok))
 
   // Not ready first, so endpoints drop this replica; then stop accepting and let in-flight admissions finish.
   const shutdown = async (signal: string) => {
@@ -45,6 +50,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     logger.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down: not ready, draining')
     await sleep(config.shutdownDelayMs)
     certificates?.stop()
+    policy?.stop()
     await app.close()
     await informers.stop()
     logger.info('stopped')
@@ -58,5 +64,6 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   logger.info({
     port: config.port, strategy: config.strategy, inject: config.inject,
     storageNamespace: config.storageNamespace, clusterSecretStore: config.clusterSecretStore,
+    policy: config.policyFile ?? 'none: every namespace may use every NAME',
   }, 'serving admissions')
 }

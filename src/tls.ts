@@ -1,13 +1,12 @@
 // The serving certificate: the configured files, reloaded when they change, or a self-signed one made in memory
 // (fine for trying secretwire out; the API server trusts it only if given it as caBundle).
-import { watch } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { createSecureContext } from 'node:tls'
 import type { Logger } from 'pino'
 import { generate } from 'selfsigned'
 import type { Config } from './config.ts'
 import { ConfigError } from './errors.ts'
+import { watchFiles, type Watch } from './filewatch.ts'
 
 export interface KeyPair {
   readonly key: string
@@ -48,15 +47,13 @@ export async function servingKeyPair(config: Config, log: Logger): Promise<KeyPa
 }
 
 /**
- * Calls `onChange` with the new pair whenever the files change. Kubernetes updates a mounted Secret by swapping
- * a `..data` symlink, so the directories are watched, not the files; a slow poll covers missed events. A pair that
- * cannot be read or whose key does not match is logged and skipped: the current certificate stays in use.
+ * Calls `onChange` with the new pair whenever the files change (see filewatch.ts). A pair that cannot be read or
+ * whose key does not match is logged and skipped: the current certificate stays in use.
  */
 export function watchKeyPair(
   files: NonNullable<Config['tls']>, current: KeyPair, onChange: (pair: KeyPair) => void, log: Logger, pollMs = 30_000,
-): { stop(): void } {
+): Watch {
   let last = current
-  let timer: NodeJS.Timeout | undefined
   const check = async () => {
     let pair: KeyPair
     try {
@@ -71,18 +68,5 @@ export function watchKeyPair(
     onChange(pair)
     log.info({ certFile: files.certFile }, 'serving the new TLS certificate')
   }
-  // Several events arrive for one swap: react once they settle.
-  const schedule = () => {
-    clearTimeout(timer)
-    timer = setTimeout(() => void check(), 100)
-  }
-  const watchers = [...new Set([dirname(files.certFile), dirname(files.keyFile)])].map((dir) => watch(dir, schedule))
-  const poll = setInterval(() => void check(), pollMs).unref()
-  return {
-    stop() {
-      for (const w of watchers) w.close()
-      clearInterval(poll)
-      clearTimeout(timer)
-    },
-  }
+  return watchFiles([files.certFile, files.keyFile], () => void check(), pollMs)
 }

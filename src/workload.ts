@@ -1,7 +1,10 @@
 // The kinds secretwire admits and where each keeps its pod template. A Pod is its own template.
 
 export interface WorkloadKind {
+  readonly group: string
   readonly kind: string
+  /** The resource (plural) the API server serves it as, for webhook rules. */
+  readonly resource: string
   /** Path from the object to the {metadata, spec} holding the pod's annotations and containers. */
   readonly templatePath: readonly string[]
   readonly operations: readonly string[]
@@ -10,19 +13,19 @@ export interface WorkloadKind {
 const workloadOps = ['CREATE', 'UPDATE'] as const
 const template = ['spec', 'template'] as const
 
-const kinds: ReadonlyMap<string, WorkloadKind> = new Map([
-  ['/Pod', { kind: 'Pod', templatePath: [], operations: ['CREATE'] }],
-  ['apps/Deployment', { kind: 'Deployment', templatePath: template, operations: workloadOps }],
-  ['apps/StatefulSet', { kind: 'StatefulSet', templatePath: template, operations: workloadOps }],
-  ['apps/DaemonSet', { kind: 'DaemonSet', templatePath: template, operations: workloadOps }],
-  ['apps/ReplicaSet', { kind: 'ReplicaSet', templatePath: template, operations: workloadOps }],
-  ['batch/Job', { kind: 'Job', templatePath: template, operations: workloadOps }],
-  ['batch/CronJob', { kind: 'CronJob', templatePath: ['spec', 'jobTemplate', 'spec', 'template'], operations: workloadOps }],
-])
+/** Every kind secretwire admits: the webhook's rules are generated from this list (src/manifests/webhook.ts). */
+export const workloadKinds: readonly WorkloadKind[] = [
+  { group: '', kind: 'Pod', resource: 'pods', templatePath: [], operations: ['CREATE'] },
+  { group: 'apps', kind: 'Deployment', resource: 'deployments', templatePath: template, operations: workloadOps },
+  { group: 'apps', kind: 'StatefulSet', resource: 'statefulsets', templatePath: template, operations: workloadOps },
+  { group: 'apps', kind: 'DaemonSet', resource: 'daemonsets', templatePath: template, operations: workloadOps },
+  { group: 'apps', kind: 'ReplicaSet', resource: 'replicasets', templatePath: template, operations: workloadOps },
+  { group: 'batch', kind: 'Job', resource: 'jobs', templatePath: template, operations: workloadOps },
+  { group: 'batch', kind: 'CronJob', resource: 'cronjobs', templatePath: ['spec', 'jobTemplate', 'spec', 'template'], operations: workloadOps },
+]
+
+const byGroupKind: ReadonlyMap<string, WorkloadKind> = new Map(workloadKinds.map((k) => [`${k.group}/${k.kind}`, k]))
 
 export function workloadKind(group: string, kind: string): WorkloadKind | undefined {
-  return kinds.get(`${group}/${kind}`)
+  return byGroupKind.get(`${group}/${kind}`)
 }
-
-/** The admitted kinds, as MutatingWebhookConfiguration rules would list them: for docs and tests. */
-export const admittedKinds: readonly string[] = [...kinds.keys()]

@@ -1,10 +1,11 @@
 import t from 'tap'
 import { readWiring } from '../src/annotations.ts'
+import { limits } from '../src/contract.ts'
 import { InvalidAnnotation } from '../src/errors.ts'
 
 const key = 'secretwire.io/shared-secret'
 const read = (value: string, containers?: string) =>
-  readWiring([{ [key]: value, ...(containers !== undefined && { 'secretwire.io/containers': containers }) }], 'secretwire.io')
+  readWiring([{ [key]: value, ...(containers !== undefined && { 'secretwire.io/containers': containers }) }])
 
 t.test('entries parse to NAME and ENV_VAR', async (t) => {
   const cases: { value: string, entries: { sharedSecret: string, envVar: string }[] }[] = [
@@ -21,13 +22,12 @@ t.test('entries parse to NAME and ENV_VAR', async (t) => {
 })
 
 t.test('without the annotation there is nothing to wire', async (t) => {
-  t.equal(readWiring([undefined, { other: 'x' }, null, 'not-an-object'], 'secretwire.io'), undefined)
-  t.equal(readWiring([{ 'example.com/shared-secret': 'a' }], 'secretwire.io'), undefined, 'another prefix')
-  t.same(readWiring([{ 'example.com/shared-secret': 'a' }], 'example.com')?.entries, [{ sharedSecret: 'a', envVar: 'A' }])
+  t.equal(readWiring([undefined, { other: 'x' }, null, 'not-an-object']), undefined)
+  t.equal(readWiring([{ 'example.com/shared-secret': 'a' }]), undefined, 'another prefix is not secretwire\'s')
 })
 
 t.test('a workload and its template: the union of both counts', async (t) => {
-  const wiring = readWiring([{ [key]: 'a, b' }, { [key]: 'b,c', 'secretwire.io/containers': 'x' }], 'secretwire.io')
+  const wiring = readWiring([{ [key]: 'a, b' }, { [key]: 'b,c', 'secretwire.io/containers': 'x' }])
   t.same(wiring?.entries.map((e) => e.sharedSecret), ['a', 'b', 'c'])
   t.same(wiring?.containers, ['x'])
   t.same(wiring?.warnings, [], 'the same entry on both is no repeat')
@@ -76,4 +76,20 @@ t.test('very long values are cut in messages', async (t) => {
   })()
   t.match(message, /^annotation secretwire\.io\/shared-secret: "a,a,a,[a,]*…": "BAD" is not a valid NAME/)
   t.ok(message.length < 300, `${message.length} characters`)
+})
+
+t.test('limits: names per object and annotation length, denied naming the limit', async (t) => {
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`).join(',')
+  t.equal(read(names(limits.sharedSecretsPerObject))?.entries.length, limits.sharedSecretsPerObject, 'at the limit: wired')
+  t.throws(() => read(names(limits.sharedSecretsPerObject + 1)), {
+    code: 400, message: /^annotation secretwire\.io\/shared-secret: "s0,s1,.*": names 17 shared secrets; one object may name at most 16$/,
+  })
+  t.throws(() => read(names(1000)), {
+    code: 400, message: /^annotation secretwire\.io\/shared-secret: "s0,s1,[^"]*…": is 4889 characters long; secretwire reads at most 2048$/,
+  }, 'the 1,000-name annotation is refused at once')
+  t.throws(() => read('a', `web,${'c'.repeat(2100)}`), {
+    code: 400, message: /^annotation secretwire\.io\/containers: "web,c+…": is 2104 characters long; secretwire reads at most 2048$/,
+  })
+  // Repeats of one NAME (several env vars) count once.
+  t.equal(read(Array.from({ length: 20 }, (_, i) => `db=V${i}`).join(','))?.entries.length, 20)
 })

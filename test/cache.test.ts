@@ -39,7 +39,7 @@ async function setup(t: Test) {
   t.teardown(() => informers.stop())
   const { calls, counted, conflicts } = counting(new KubeObjectStore(kc))
   const store = new CachedStore(informers, counted)
-  const s = { annotationPrefix: 'secretwire.io', storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
+  const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
   const objects = (name: string, ns = namespace): ManagedObject[] => [...storageObjects(name, defaultPassword, s), consumerExternalSecret(name, ns, s)]
   return { kc, storage, namespace, informers, calls, conflicts, store, objects }
 }

@@ -19,7 +19,7 @@ t.test('render prints the mutated manifest and the ESO objects', async (t) => {
   const res = cli(['render', '-f', 'examples/grafana.yaml'])
   t.equal(res.status, 0, res.stderr)
   const docs = parseAllDocuments(res.stdout).map((d) => d.toJS() as { kind: string, spec: Record<string, unknown> })
-  t.same(docs.map((d) => d.kind), ['Deployment', 'Password', 'PushSecret', 'ExternalSecret'])
+  t.same(docs.map((d) => d.kind), ['Deployment', 'Password', 'ExternalSecret', 'ExternalSecret'])
   t.match(res.stdout, /^# secretwire render: /)
   t.match(docs[0], { spec: { template: { spec: { containers: [{ env: [{ name: 'GRAFANA_DB', valueFrom: { secretKeyRef: { name: 'secretwire-grafana-db', key: 'password' } } }, { name: 'GF_DATABASE_URL' }] }] } } } })
 })
@@ -49,7 +49,7 @@ t.test('usage and input errors exit 2 with a message', async (t) => {
   t.match(cli(['frobnicate']), { status: 2, stderr: /^usage:/ })
   t.match(cli(['render', '-f', '/no/such.yaml']), { status: 2, stderr: /^secretwire: ENOENT/ })
   t.match(cli(['render', '-f', '-'], { input: 'a: [' }), { status: 2, stderr: /^secretwire: -: / })
-  t.match(cli(['render', '-f', '-'], { input: 'kind: Pod', env: { SECRETWIRE_STRATEGY: 'x' } }), { status: 2, stderr: /^secretwire: SECRETWIRE_STRATEGY="x": must be one of push, generate\n$/ })
+  t.match(cli(['render', '-f', '-'], { input: 'kind: Pod', env: { SECRETWIRE_STRATEGY: 'x' } }), { status: 2, stderr: /^secretwire: SECRETWIRE_STRATEGY="x": must be one of generate, push\n$/ })
 })
 
 t.test('serve refuses to start without a reachable configuration, saying why', async (t) => {

@@ -5,24 +5,25 @@ import { settings } from './helpers/objects.ts'
 t.test('defaults', async (t) => {
   const c = settings()
   t.match(c, {
-    port: 8443, tls: undefined, kubeconfig: undefined, annotationPrefix: 'secretwire.io',
+    port: 8443, tls: undefined, kubeconfig: undefined, policyFile: undefined,
     storageNamespace: 'eso-secret-storage', clusterSecretStore: 'eso-cluster-secret-store',
-    strategy: 'push', inject: 'templates', apiTimeoutMs: 3000, logLevel: 'info',
+    strategy: 'generate', inject: 'templates', apiTimeoutMs: 3000, logLevel: 'info',
   })
   t.ok(Object.isFrozen(c), 'read once into a frozen object')
-  t.same(c.policy.forSecret('anything').namespaces, ['*'])
+  t.same(c.policy.current.forSecret('anything').namespaces, ['*'], 'no policy file: every namespace')
 })
 
 t.test('every setting is read from its variable; blank means default', async (t) => {
   const c = settings({
-    PORT: '9443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem', KUBECONFIG: '/kc', SECRETWIRE_ANNOTATION_PREFIX: 'x.example.com',
-    SECRETWIRE_STORAGE_NAMESPACE: 'vault', SECRETWIRE_CLUSTER_SECRET_STORE: 'css', SECRETWIRE_STRATEGY: 'generate',
-    SECRETWIRE_INJECT: 'pods', SECRETWIRE_API_TIMEOUT_MS: '500', LOG_LEVEL: 'debug',
-  })
+    PORT: '9443', TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem', KUBECONFIG: '/kc',
+    SECRETWIRE_STORAGE_NAMESPACE: 'vault', SECRETWIRE_CLUSTER_SECRET_STORE: 'css', SECRETWIRE_STRATEGY: 'push',
+    SECRETWIRE_INJECT: 'pods', SECRETWIRE_API_TIMEOUT_MS: '500', LOG_LEVEL: 'debug', SECRETWIRE_CONFIG: '/p.yaml',
+  }, { '/p.yaml': 'defaults: { namespaces: [team-a] }' })
   t.match(c, {
-    port: 9443, tls: { certFile: '/c.pem', keyFile: '/k.pem' }, kubeconfig: '/kc', annotationPrefix: 'x.example.com',
-    storageNamespace: 'vault', clusterSecretStore: 'css', strategy: 'generate', inject: 'pods', apiTimeoutMs: 500, logLevel: 'debug',
+    port: 9443, tls: { certFile: '/c.pem', keyFile: '/k.pem' }, kubeconfig: '/kc', policyFile: '/p.yaml',
+    storageNamespace: 'vault', clusterSecretStore: 'css', strategy: 'push', inject: 'pods', apiTimeoutMs: 500, logLevel: 'debug',
   })
+  t.same(c.policy.current.forSecret('x').namespaces, ['team-a'])
   t.equal(settings({ PORT: '  ' }).port, 8443)
 })
 
@@ -31,9 +32,11 @@ t.test('bad settings stop secretwire with a message naming the variable', async 
     [{ PORT: '0' }, /^PORT="0": must be an integer from 1 to 65535$/],
     [{ PORT: 'http' }, /^PORT="http"/],
     [{ TLS_CERT_FILE: '/c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
-    [{ SECRETWIRE_STRATEGY: 'pull' }, /^SECRETWIRE_STRATEGY="pull": must be one of push, generate$/],
+    [{ SECRETWIRE_STRATEGY: 'pull' }, /^SECRETWIRE_STRATEGY="pull": must be one of generate, push$/],
     [{ SECRETWIRE_INJECT: 'both' }, /^SECRETWIRE_INJECT="both": must be one of templates, pods$/],
-    [{ SECRETWIRE_ANNOTATION_PREFIX: 'Not/A/Prefix' }, /^SECRETWIRE_ANNOTATION_PREFIX="Not\/A\/Prefix": must be a DNS subdomain/],
+    // Removed: the shipped webhook configuration and admission policies name the secretwire.io keys.
+    [{ SECRETWIRE_ANNOTATION_PREFIX: 'wire.example.com' }, /^SECRETWIRE_ANNOTATION_PREFIX is no longer supported: the annotation prefix is fixed to secretwire\.io: .*; unset it$/],
+    [{ SECRETWIRE_ANNOTATION_PREFIX: 'secretwire.io' }, /^SECRETWIRE_ANNOTATION_PREFIX is no longer supported/],
     [{ SECRETWIRE_STORAGE_NAMESPACE: 'a.b' }, /must be a namespace name/],
     [{ SECRETWIRE_API_TIMEOUT_MS: '50' }, /from 100 to 30000/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud"/],

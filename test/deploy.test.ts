@@ -9,11 +9,13 @@ import { AdmissionregistrationV1Api, AppsV1Api, AuthorizationV1Api, CoreV1Api, t
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { repoRoot } from '../tools/local/controlplane.ts'
-import { ownControlPlane } from './helpers/cluster.ts'
+import { ownControlPlane, untilServiceAccount } from './helpers/cluster.ts'
 import { kubectl as kubectlFor } from './helpers/kubectl.ts'
 import { annotated, pod } from './helpers/objects.ts'
 import { startSecretwire } from './helpers/secretwire.ts'
 import { untilWebhookAnswers } from '../tools/local/webhook.ts'
+import { serviceAccountKubeConfig } from '../tools/local/identity.ts'
+import { untilStorageNamespaceReady } from '../tools/local/store.ts'
 
 // A private control plane: deploy/ registers cluster-wide webhooks and policies that must not reach other tests.
 const cp = await ownControlPlane()
@@ -40,10 +42,10 @@ t.test('certs/generate.sh makes a serving certificate and the caBundle patch', a
 
 t.test('every overlay builds and the API server accepts every object', async (t) => {
   const expected: Record<string, string[]> = {
-    eso: ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'ClusterSecretStore'],
+    eso: ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'ClusterSecretStore', 'ResourceQuota'],
     'cert-manager': ['Issuer', 'Certificate', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'Deployment', 'PodDisruptionBudget'],
     'fail-closed': ['Secret', 'MutatingWebhookConfiguration'],
-    plain: ['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'Secret', 'Service', 'Deployment', 'PodDisruptionBudget', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
+    plain: ['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
   }
   // plain last: the webhook configuration it leaves is the one the next tests use.
   for (const overlay of ['eso', 'cert-manager', 'fail-closed', 'plain']) {
@@ -131,6 +133,7 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
   const core = kc.makeApiClient(CoreV1Api)
   const namespace = 'team-vap'
   await core.createNamespace({ body: { metadata: { name: namespace } } })
+  await untilServiceAccount(kc, namespace)
   const unwired = pod({ name: 'app', annotations: annotated('db, cache=CACHE_PW'), containers: [{ name: 'web', image: 'x' }, { name: 'worker', image: 'y', env: [{ name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } }] }] })
 
   // The shipped webhook (failurePolicy Ignore) points at a Service with no secretwire behind it: it is "down".
@@ -143,8 +146,11 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
   const wiredByHand = pod({ name: 'by-hand', annotations: annotated('db', 'web'), containers: [{ name: 'web', image: 'x', env: [{ name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } }] }, { name: 'other', image: 'x' }] })
   t.ok(await core.createNamespacedPod({ namespace, body: wiredByHand }), 'only the selected containers must be wired')
 
-  // Now secretwire runs, and the shipped webhook configuration is pointed at it.
-  const sw = await startSecretwire(t, kc, { namespaces: [namespace], env: { SECRETWIRE_STORAGE_NAMESPACE: 'eso-secret-storage' } })
+  // Now secretwire runs, as its own ServiceAccount (the shipped admission policies let nobody else create its
+  // objects), and the shipped webhook configuration is pointed at it.
+  const identity = await serviceAccountKubeConfig(kc, 'secretwire', 'secretwire')
+  await untilStorageNamespaceReady(kc)
+  const sw = await startSecretwire(t, kc, { namespaces: [namespace], identity, env: { SECRETWIRE_STORAGE_NAMESPACE: 'eso-secret-storage' } })
   const admission = kc.makeApiClient(AdmissionregistrationV1Api)
   await admission.deleteMutatingWebhookConfiguration({ name: `test-${namespace}` })
   const shipped = await admission.readMutatingWebhookConfiguration({ name: 'secretwire' })

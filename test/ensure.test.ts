@@ -5,7 +5,7 @@ import { ensureObjects } from '../src/ensure.ts'
 import { ObjectInTheWay } from '../src/errors.ts'
 import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
 import { KubeObjectStore, type ObjectStore } from '../src/kube.ts'
-import { defaultPassword } from '../src/contract.ts'
+import { defaultPassword, limits } from '../src/contract.ts'
 import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
 import { inventory, list } from './helpers/eso.ts'
 
@@ -16,7 +16,7 @@ async function setup(t: Test) {
   const kc = await kubeConfig()
   const storage = await freshNamespace(t, kc, 'store')
   const namespace = await freshNamespace(t, kc)
-  const s = { annotationPrefix: 'secretwire.io', storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
+  const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
   const objects = [...storageObjects('db', defaultPassword, s), consumerExternalSecret('db', namespace, s)]
   return { kc, storage, namespace, objects, store: new KubeObjectStore(kc) }
 }
@@ -80,4 +80,35 @@ t.test('a foreign object created between the read and the create is refused (rac
   }
   await t.rejects(ensureObjects(objects, racing, { dryRun: false, deadline: signal() }), { code: 409, message: /PushSecret .* is not managed by secretwire/ })
   t.same(await inventory(kc, storage, namespace), [`Password ${storage}/secretwire-db`, `PushSecret ${storage}/secretwire-db`])
+})
+
+t.test('an object naming 16 shared secrets keeps at most 8 API reads in flight', async (t) => {
+  const { kc, storage, namespace, store } = await setup(t)
+  const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'generate' as const }
+  const names = Array.from({ length: limits.sharedSecretsPerObject }, (_, i) => `s${i}`)
+  const objects = [
+    ...names.flatMap((n) => storageObjects(n, defaultPassword, s)),
+    ...names.map((n) => consumerExternalSecret(n, namespace, s)),
+  ]
+  let inFlight = 0
+  let most = 0
+  let reads = 0
+  // The real store, counted: how many of its reads overlap.
+  const counted: ObjectStore = {
+    async get(ref, d) {
+      reads++
+      most = Math.max(most, ++inFlight)
+      try {
+        return await store.get(ref, d)
+      } finally {
+        inFlight--
+      }
+    },
+    create: (o, d) => store.create(o, d),
+  }
+  const outcome = await ensureObjects(objects, counted, { dryRun: true, deadline: signal() })
+  t.equal(reads, 48, 'every object read')
+  t.equal(most, limits.concurrentApiCalls, `at most ${limits.concurrentApiCalls} at once`)
+  t.equal(outcome.wouldCreate.length, 48)
+  t.same(await inventory(kc, storage, namespace), [], 'dry run: nothing created')
 })

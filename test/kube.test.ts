@@ -7,7 +7,7 @@ import { KubeObjectStore, loadKubeConfig } from '../src/kube.ts'
 import { freshNamespace, kubeConfig, ownControlPlane } from './helpers/cluster.ts'
 import { serviceAccountKubeConfig } from '../tools/local/identity.ts'
 
-const settings = { annotationPrefix: 'secretwire.io', storageNamespace: 'unused', clusterSecretStore: 'css', strategy: 'push' as const }
+const settings = { storageNamespace: 'unused', clusterSecretStore: 'css', strategy: 'push' as const }
 
 t.test('get and create', async (t) => {
   const kc = await kubeConfig()

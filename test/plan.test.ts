@@ -2,6 +2,7 @@ import jsonpatch from 'fast-json-patch'
 import t from 'tap'
 import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from '../src/errors.ts'
 import { plan, type Plan } from '../src/plan.ts'
+import { parsePolicy } from '../src/policy.ts'
 import { annotated, pod, request, settings, workload, workloadKinds, type Manifest } from './helpers/objects.ts'
 
 const defaults = settings()
@@ -173,7 +174,7 @@ t.test('policy: namespaces allowed per shared secret', async (t) => {
 })
 
 t.test('strategy push: generator and PushSecret in storage, ExternalSecret in the workload namespace', async (t) => {
-  const p = wired(plan(request(pod({ annotations: annotated('grafana-db') }), { namespace: 'grafana' }), defaults))
+  const p = wired(plan(request(pod({ annotations: annotated('grafana-db') }), { namespace: 'grafana' }), settings({ SECRETWIRE_STRATEGY: 'push' })))
   t.same(p.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
     'Password eso-secret-storage/secretwire-grafana-db',
     'PushSecret eso-secret-storage/secretwire-grafana-db',
@@ -196,8 +197,9 @@ t.test('strategy push: generator and PushSecret in storage, ExternalSecret in th
   })
 })
 
-t.test('strategy generate: an immutable, orphaned, created-once ExternalSecret stores the password', async (t) => {
-  const s = settings({ SECRETWIRE_STRATEGY: 'generate', SECRETWIRE_STORAGE_NAMESPACE: 'vault', SECRETWIRE_CLUSTER_SECRET_STORE: 'css' })
+t.test('strategy generate (the default): an immutable, orphaned, created-once ExternalSecret stores the password', async (t) => {
+  t.equal(defaults.strategy, 'generate')
+  const s = settings({ SECRETWIRE_STORAGE_NAMESPACE: 'vault', SECRETWIRE_CLUSTER_SECRET_STORE: 'css' })
   const p = wired(plan(request(pod({ annotations: annotated('a') })), s))
   t.same(p.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
     'Password vault/secretwire-a', 'ExternalSecret vault/secretwire-a', 'ExternalSecret apps/secretwire-a',
@@ -213,8 +215,8 @@ t.test('strategy generate: an immutable, orphaned, created-once ExternalSecret s
 t.test('several shared secrets: all storage objects first, each once', async (t) => {
   const p = wired(plan(request(pod({ annotations: annotated('a, b, a=A2') })), defaults))
   t.same(p.ensure.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`), [
-    'Password/eso-secret-storage/secretwire-a', 'PushSecret/eso-secret-storage/secretwire-a',
-    'Password/eso-secret-storage/secretwire-b', 'PushSecret/eso-secret-storage/secretwire-b',
+    'Password/eso-secret-storage/secretwire-a', 'ExternalSecret/eso-secret-storage/secretwire-a',
+    'Password/eso-secret-storage/secretwire-b', 'ExternalSecret/eso-secret-storage/secretwire-b',
     'ExternalSecret/apps/secretwire-a', 'ExternalSecret/apps/secretwire-b',
   ])
 })
@@ -230,11 +232,21 @@ t.test('inject=pods: templates untouched with a warning, Pods patched', async (t
     'a workload whose Pods would be denied is denied at once')
 })
 
-t.test('another annotation prefix', async (t) => {
-  const s = settings({ SECRETWIRE_ANNOTATION_PREFIX: 'wire.example.com' })
-  t.match(plan(request(pod({ annotations: annotated('a') })), s), { wire: false })
-  const p = wired(plan(request(pod({ annotations: { 'wire.example.com/shared-secret': 'a' } })), s))
-  t.equal(p.ensure[0]!.metadata.labels['wire.example.com/shared-secret'], 'a')
+t.test('namespaces secretwire never wires are denied, whoever sends the review', async (t) => {
+  for (const namespace of ['kube-system', 'kube-public', 'kube-node-lease', 'secretwire']) {
+    t.throws(() => plan(request(pod({ annotations: annotated('a') }), { namespace }), settings()),
+      { code: 403, message: `namespace "${namespace}" is never wired by secretwire (the webhook configuration leaves it out)` })
+  }
+})
+
+t.test('a reloaded policy is used from the next admission on, whole', async (t) => {
+  const s = settings({ SECRETWIRE_CONFIG: 'p.yaml' }, { 'p.yaml': 'sharedSecrets:\n  db:\n    namespaces: [apps]\n' })
+  const before = wired(plan(request(pod({ annotations: annotated('db') })), s))
+  t.match(before.ensure[0]!.spec, { length: 42 })
+  s.policy.replace(parsePolicy('sharedSecrets:\n  db:\n    namespaces: [apps]\n    password: { length: 20 }\n', 'p.yaml'))
+  t.match(wired(plan(request(pod({ annotations: annotated('db') })), s)).ensure[0]!.spec, { length: 20 }, 'no stale memo')
+  s.policy.replace(parsePolicy('sharedSecrets:\n  db:\n    namespaces: [other]\n', 'p.yaml'))
+  t.throws(() => plan(request(pod({ annotations: annotated('db') })), s), { code: 403 })
 })
 
 t.test('a policy shapes the generator per shared secret', async (t) => {

@@ -26,7 +26,7 @@ t.test('documents come back as admission would store them, with each ESO object 
   t.equal(nothing, null)
   t.same(docs[0]?.spec.template.spec.containers[0].env, undefined, 'the input is not modified')
   t.same(out.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
-    'Password eso-secret-storage/secretwire-db', 'PushSecret eso-secret-storage/secretwire-db',
+    'Password eso-secret-storage/secretwire-db', 'ExternalSecret eso-secret-storage/secretwire-db',
     'ExternalSecret shop/secretwire-db', 'ExternalSecret default/secretwire-db',
   ], 'namespace from the manifest, else the one given')
 })

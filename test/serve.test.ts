@@ -16,23 +16,27 @@ const core = cp.kubeConfig().makeApiClient(CoreV1Api)
 await core.createNamespace({ body: { metadata: { name: 'eso-secret-storage' } } })
 await core.createNamespace({ body: { metadata: { name: 'team' } } })
 
-/** A directory laid out like a mounted Secret: files are symlinks through `..data`, swapped atomically. */
-function secretVolume(): { dir: string, write(cert: ServingCert): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'secretwire-tls-'))
+/** A directory laid out like a mounted Secret or ConfigMap: files are symlinks through `..data`, swapped atomically. */
+function mountedVolume(): { dir: string, write(files: Record<string, string>): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'secretwire-volume-'))
   let n = 0
-  const write = (cert: ServingCert) => {
+  const write = (files: Record<string, string>) => {
     const version = `..${++n}`
     mkdirSync(join(dir, version))
-    writeFileSync(join(dir, version, 'tls.crt'), cert.cert)
-    writeFileSync(join(dir, version, 'tls.key'), cert.key)
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, version, name), text)
     symlinkSync(version, join(dir, '..data_tmp'))
     renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
-    for (const f of ['tls.crt', 'tls.key']) {
+    for (const f of Object.keys(files)) {
       rmSync(join(dir, f), { force: true })
       symlinkSync(join('..data', f), join(dir, f))
     }
   }
   return { dir, write }
+}
+
+function secretVolume(): { dir: string, write(cert: ServingCert): void } {
+  const volume = mountedVolume()
+  return { dir: volume.dir, write: (cert) => volume.write({ 'tls.crt': cert.cert, 'tls.key': cert.key }) }
 }
 
 const review = (object: ReturnType<typeof pod>, uid: string) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: request(object, { uid, namespace: 'team' }) })
@@ -69,16 +73,15 @@ t.test('JSON logs with the admission\'s identity, metrics, and never a secret va
     'secretwire_admissions_total{kind="Pod",operation="CREATE",outcome="patched"} 1',
     'secretwire_admissions_total{kind="Pod",operation="CREATE",outcome="denied"} 1',
     'secretwire_ensure_creates_total{kind="Password"} 1',
-    'secretwire_ensure_creates_total{kind="PushSecret"} 1',
-    'secretwire_ensure_creates_total{kind="ExternalSecret"} 1',
+    'secretwire_ensure_creates_total{kind="ExternalSecret"} 2',
     'secretwire_kube_api_requests_total{verb="get",resource="passwords",code="404"} 1',
-    'secretwire_kube_api_requests_total{verb="create",resource="externalsecrets",code="201"} 1',
+    'secretwire_kube_api_requests_total{verb="create",resource="externalsecrets",code="201"} 2',
     'secretwire_admission_duration_seconds_count{kind="Pod"} 2',
-    'secretwire_kube_api_request_duration_seconds_bucket{le="+Inf",verb="create",resource="pushsecrets"} 1',
-  ]) t.ok(metrics.includes(series), series)
+    'secretwire_kube_api_request_duration_seconds_bucket{le="+Inf",verb="create",resource="externalsecrets"} 2',
+  ]) t.ok(metrics.split('\n').includes(series), series)
   t.match(metrics, /secretwire_tls_certificate_expiry_timestamp_seconds \d{10}/)
   t.match(metrics, /process_resident_memory_bytes \d+/)
-  t.ok(metrics.includes('secretwire_cache_objects{kind="PushSecret"} 1'), 'the watch cache holds the objects created')
+  t.ok(metrics.split('\n').includes('secretwire_cache_objects{kind="ExternalSecret"} 2'), 'the watch cache holds the objects created')
   const unknown = await served.call('POST', '/mutate', { ...review(pod(), 'uid-svc'), request: { ...review(pod(), 'uid-svc').request, kind: { group: 'x.example', version: 'v1', kind: 'Anything-At-All' } } })
   t.equal(unknown.status, 200)
   t.match((await served.call('GET', '/metrics')).text, 'secretwire_admissions_total{kind="other",operation="CREATE",outcome="allowed"} 1', 'arbitrary kinds share one label value')
@@ -103,6 +106,26 @@ t.test('a rotated certificate is served to new connections without a restart', a
   volume.write({ ...(await loopbackCert()), key: (await loopbackCert()).key })
   t.ok(await served.log((l) => l.msg === 'TLS certificate or key unusable; keeping the current one'), 'the broken pair is noticed')
   t.equal(await served.fingerprint(), after, 'and the working certificate stays in use')
+})
+
+t.test('the policy file is reloaded when its ConfigMap changes; a broken one leaves the policy in force', async (t) => {
+  const policy = mountedVolume()
+  policy.write({ 'policy.yaml': 'sharedSecrets:\n  reload-db: { namespaces: [other] }\n' })
+  const { served } = await start(t, { SECRETWIRE_CONFIG: join(policy.dir, 'policy.yaml') })
+  const admit = async (uid: string) => (await served.call('POST', '/mutate', review(pod({ annotations: annotated('reload-db') }), uid))).json().response
+  t.match(await admit('before'), { allowed: false, status: { code: 403, message: /allows it only in "other"/ } }, 'team is not allowed yet')
+
+  policy.write({ 'policy.yaml': 'sharedSecrets:\n  reload-db: { namespaces: [other, team] }\n' })
+  t.ok(await served.log((l) => l.msg === 'policy reloaded'), 'the edit is seen without a restart')
+  t.match(await admit('after'), { allowed: true, patchType: 'JSONPatch' }, 'team is allowed now')
+
+  policy.write({ 'policy.yaml': 'sharedSecrets: [not, a, map' })
+  t.ok(await served.log((l) => l.msg === 'policy file unusable; keeping the policy in force'), 'a broken file is logged')
+  t.match(await admit('broken'), { allowed: true }, 'and the policy in force stays')
+  t.equal(served.child.exitCode, null, 'same process')
+  const metrics = (await served.call('GET', '/metrics')).text.split('\n')
+  t.ok(metrics.includes('secretwire_policy_reloads_total{result="ok"} 1'), 'one reload counted')
+  t.ok(metrics.includes('secretwire_policy_reloads_total{result="error"} 1'), 'one unusable file counted')
 })
 
 t.test('API server slow or gone: every admission gets a clear denial in time, then works again', async (t) => {

@@ -32,13 +32,25 @@ export function ownControlPlane(): Promise<ControlPlane> {
 }
 
 /**
- * Creates a namespace for one test and deletes it afterwards, so tests never see each other's objects.
- * (No namespace controller runs here: a deleted namespace stays Terminating, which is harmless.)
+ * Creates a namespace for one test and deletes it afterwards, so tests never see each other's objects. Returns
+ * once its `default` ServiceAccount exists: until the ServiceAccount controller has made it, the API server
+ * refuses Pods there, as in any cluster.
  */
 export async function freshNamespace(t: Test, kc: KubeConfig, prefix = 't'): Promise<string> {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`
   const core = kc.makeApiClient(CoreV1Api)
   await core.createNamespace({ body: { metadata: { name, annotations: { 'secretwire.test/name': t.fullname.slice(0, 250) } } } })
   t.teardown(async () => { await core.deleteNamespace({ name }).catch(() => undefined) })
+  await untilServiceAccount(kc, name)
   return name
+}
+
+/** Waits for the `default` ServiceAccount the ServiceAccount controller makes in every new namespace. */
+export async function untilServiceAccount(kc: KubeConfig, namespace: string, timeoutMs = 30_000): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api)
+  const deadline = Date.now() + timeoutMs
+  while (!(await core.readNamespacedServiceAccount({ namespace, name: 'default' }).then(() => true, () => false))) {
+    if (Date.now() > deadline) throw new Error(`namespace ${namespace} has no default ServiceAccount after ${timeoutMs} ms (is kube-controller-manager running?)`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }

@@ -1,10 +1,12 @@
-// A private control plane with the real External Secrets Operator running against it and the seed's
-// ClusterSecretStore installed from deploy/eso: the ground for end-to-end tests.
+// A private control plane with the real External Secrets Operator running against it (as its own ServiceAccount,
+// with its chart's RBAC) and the seed's ClusterSecretStore installed from deploy/eso: the ground for end-to-end
+// tests.
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
 import type { Test } from 'tap'
 import { buildControlPlane, startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
-import { esoSidecar } from '../../tools/local/eso.ts'
+import { esoSidecar, startEso } from '../../tools/local/eso.ts'
 import { installStore, untilStoreReady } from '../../tools/local/store.ts'
 
 export interface EsoCluster {
@@ -12,17 +14,24 @@ export interface EsoCluster {
   readonly kc: KubeConfig
   /** The decoded value of key `password` of a Secret, once ESO has written it. */
   password(namespace: string, name: string, timeoutMs?: number): Promise<string>
+  /** SHA-256 (hex) of that password: what tests compare and print, never the value itself. */
+  fingerprint(namespace: string, name: string, timeoutMs?: number): Promise<string>
 }
 
-export async function esoCluster(t: Test): Promise<EsoCluster> {
+/** `storeWrites`: the store as deploy/components/push-strategy makes it, writable (the push strategy needs it). */
+export async function esoCluster(t: Test, opts: { storeWrites?: boolean } = {}): Promise<EsoCluster> {
   const cp = await startControlPlane({ sidecars: [await esoSidecar()] })
   t.teardown(() => cp.stop())
   const kc = cp.kubeConfig()
-  await installStore(kc, cp.info, join(await buildControlPlane(), 'kubectl'))
+  await startEso(cp)
+  await installStore(kc, cp.info, join(await buildControlPlane(), 'kubectl'), { strategy: opts.storeWrites === true ? 'push' : 'generate' })
   await untilStoreReady(kc)
   const core = kc.makeApiClient(CoreV1Api)
-  return {
+  const cluster: EsoCluster = {
     cp, kc,
+    async fingerprint(namespace, name, timeoutMs) {
+      return createHash('sha256').update(await cluster.password(namespace, name, timeoutMs)).digest('hex')
+    },
     async password(namespace, name, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
@@ -36,4 +45,5 @@ export async function esoCluster(t: Test): Promise<EsoCluster> {
       }
     },
   }
+  return cluster
 }

@@ -65,6 +65,6 @@ export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireO
     ...(opts.webhookName !== undefined && { name: opts.webhookName }),
     namespaces: opts.namespaces, url, caBundle: tls.caBundle, rules: secretwireRules,
   })
-  for (const namespace of opts.namespaces) await untilSecretwireAnswers(kc, namespace, settings.annotationPrefix)
+  for (const namespace of opts.namespaces) await untilSecretwireAnswers(kc, namespace)
   return { settings, url, caBundle: tls.caBundle, admissions }
 }

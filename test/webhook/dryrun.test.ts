@@ -23,7 +23,7 @@ t.test('a dry run returns the wired object and creates nothing', async (t) => {
   t.equal(sw.admissions.at(-1)?.request.dryRun, true)
   t.match(admission?.response.warnings, [
     `dry run: secretwire would create Password ${storage}/secretwire-db`,
-    `dry run: secretwire would create PushSecret ${storage}/secretwire-db`,
+    `dry run: secretwire would create ExternalSecret ${storage}/secretwire-db`,
     `dry run: secretwire would create ExternalSecret ${namespace}/secretwire-db`,
   ])
 

@@ -20,8 +20,8 @@ t.test('inject=pods', async (t) => {
   t.same(await inventory(kc, namespace, sw.settings.storageNamespace), [
     `ExternalSecret ${namespace}/secretwire-db`,
     `Password ${sw.settings.storageNamespace}/secretwire-db`,
-    `PushSecret ${sw.settings.storageNamespace}/secretwire-db`,
-  ], 'ensured at workload admission')
+    `ExternalSecret ${sw.settings.storageNamespace}/secretwire-db`,
+  ].sort(), 'ensured at workload admission')
   const deploymentAdmission = sw.admissions.find((a) => a.request.kind.kind === 'Deployment')
   t.match(deploymentAdmission?.admission.response.warnings, [/SECRETWIRE_INJECT=pods: this Deployment's pod template is left as is; DB are added to its Pods/])
 

@@ -1,6 +1,6 @@
 // Every kind in the contract, admitted by the real API server: the stored object carries the env var, and the
 // ESO objects exist.
-import { AppsV1Api, BatchV1Api, CoreV1Api, type V1PodSpec } from '@kubernetes/client-node'
+import { PatchStrategy, setHeaderOptions, AppsV1Api, BatchV1Api, CoreV1Api, type V1PodSpec } from '@kubernetes/client-node'
 import t from 'tap'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { inventory } from '../helpers/eso.ts'
@@ -34,8 +34,8 @@ t.test('Pod and every workload kind get the env var through the API server', asy
   t.same(await inventory(kc, storage, namespace), [
     `ExternalSecret ${namespace}/secretwire-grafana-db`,
     `Password ${storage}/secretwire-grafana-db`,
-    `PushSecret ${storage}/secretwire-grafana-db`,
-  ], 'one set of objects for seven admissions')
+    `ExternalSecret ${storage}/secretwire-grafana-db`,
+  ].sort(), 'one set of objects for seven admissions')
   t.equal(sw.admissions.filter((a) => a.admission.ensured?.created.length).length, 1, 'created by the first admission only')
 })
 
@@ -50,11 +50,11 @@ t.test('a workload UPDATE is wired again; an unannotated one is untouched', asyn
 
   const created = await apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name: 'web' }) })
   t.equal(created.spec?.template.spec?.containers[0]?.env, undefined)
-  created.spec!.template.metadata!.annotations = annotated('grafana-db')
-  const updated = await apps.replaceNamespacedDeployment({ namespace, name: 'web', body: created })
+  // Merge patches: the Deployment controller writes the object too, so a full replace could race it.
+  const patch = (body: object) => apps.patchNamespacedDeployment({ namespace, name: 'web', body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+  const updated = await patch({ spec: { template: { metadata: { annotations: annotated('grafana-db') } } } })
   t.same(updated.spec?.template.spec?.containers[0]?.env, wiredEnv, 'annotated by an update: wired')
 
-  updated.metadata!.labels = { touched: 'yes' }
-  const again = await apps.replaceNamespacedDeployment({ namespace, name: 'web', body: updated })
+  const again = await patch({ metadata: { labels: { touched: 'yes' } } })
   t.same(again.spec?.template.spec?.containers[0]?.env, wiredEnv, 'a later update: still exactly one env var')
 })

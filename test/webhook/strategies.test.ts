@@ -51,14 +51,18 @@ for (const strategy of ['push', 'generate'] as const) {
   })
 }
 
-t.test('ensure never updates: a second admission does not write the PushSecret again', async (t) => {
-  const kc = await kubeConfig()
-  const namespace = await freshNamespace(t, kc)
-  const sw = await startSecretwire(t, kc, { namespaces: [namespace] })
-  const apps = kc.makeApiClient(AppsV1Api)
-  await apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name: 'a', annotations: annotated('db') }) })
-  const [before] = await list(kc, 'PushSecret', sw.settings.storageNamespace)
-  await apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name: 'b', annotations: annotated('db') }) })
-  const [after] = await list(kc, 'PushSecret', sw.settings.storageNamespace)
-  t.equal(after?.metadata.resourceVersion, before?.metadata.resourceVersion, 'the PushSecret was not written again')
-})
+for (const strategy of ['push', 'generate'] as const) {
+  t.test(`strategy ${strategy}: a second admission does not write the stored secret's object again`, async (t) => {
+    const kc = await kubeConfig()
+    const namespace = await freshNamespace(t, kc)
+    const sw = await startSecretwire(t, kc, { namespaces: [namespace], env: { SECRETWIRE_STRATEGY: strategy } })
+    const kind = strategy === 'push' ? 'PushSecret' : 'ExternalSecret'
+    const apps = kc.makeApiClient(AppsV1Api)
+    await apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name: 'a', annotations: annotated('db') }) })
+    const [before] = await list(kc, kind, sw.settings.storageNamespace)
+    t.ok(before, `the ${kind} exists`)
+    await apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name: 'b', annotations: annotated('db') }) })
+    const [after] = await list(kc, kind, sw.settings.storageNamespace)
+    t.equal(after?.metadata.resourceVersion, before?.metadata.resourceVersion, `the ${kind} was not written again`)
+  })
+}

@@ -1,4 +1,5 @@
-// Starts the project's local control plane (real etcd + kube-apiserver from tools/controlplane) and talks to it.
+// Starts the project's local control plane (real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+// from tools/controlplane) and talks to it.
 // The Go launcher owns the servers; this side owns the launcher through its stdin, so when this process ends,
 // however it ends, the launcher sees EOF and tears everything down.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -20,6 +21,8 @@ export interface ControlPlaneInfo {
   readonly dir: string
   readonly apiserverPid: number
   readonly etcdPid: number
+  /** Every other process it runs, by name: kube-controller-manager, kube-scheduler, each sidecar (0: not running). */
+  readonly pids: Readonly<Record<string, number>>
   readonly readyMillis: number
   /** Log file of each sidecar, by name. */
   readonly sidecarLogs?: Readonly<Record<string, string>>
@@ -30,10 +33,16 @@ export interface Sidecar {
   readonly name: string
   readonly path: string
   readonly args?: readonly string[]
+  /** Environment; KUBECONFIG defaults to the admin kubeconfig. */
+  readonly env?: Readonly<Record<string, string>>
+  /** Started only by the start-sidecar command (once the caller has made the identity it runs as). */
+  readonly manual?: boolean
 }
 
-/** Fault-injection commands the launcher understands (tools/controlplane/cmd/controlplane/commands.go). */
-export type ControlPlaneCommand = 'stop-apiserver' | 'start-apiserver' | 'pause-apiserver' | 'resume-apiserver'
+/** Commands the launcher understands (tools/controlplane/cmd/controlplane/commands.go). */
+export type ControlPlaneCommand =
+  | 'stop-apiserver' | 'start-apiserver' | 'pause-apiserver' | 'resume-apiserver'
+  | `start-sidecar ${string}` | `stop-sidecar ${string}`
 
 export interface ControlPlane {
   readonly info: ControlPlaneInfo
@@ -57,7 +66,7 @@ export async function buildControlPlane(): Promise<string> {
   return buildGo({
     name: 'controlplane',
     moduleDir,
-    packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl'],
+    packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager', './cmd/kube-scheduler', './cmd/kubelet'],
     ldflags,
   })
 }
@@ -67,7 +76,10 @@ export async function startControlPlane(opts: { sidecars?: readonly Sidecar[] } 
   const args = [
     ...crds.flatMap((crd) => ['--crd', crd]),
     ...(opts.sidecars ?? []).flatMap((s) => [
-      '--sidecar', `${s.name}=${s.path}`, ...(s.args ?? []).flatMap((a) => ['--sidecar-arg', `${s.name}=${a}`]),
+      '--sidecar', `${s.name}=${s.path}`,
+      ...(s.args ?? []).flatMap((a) => ['--sidecar-arg', `${s.name}=${a}`]),
+      ...Object.entries(s.env ?? {}).flatMap(([k, v]) => ['--sidecar-env', `${s.name}=${k}=${v}`]),
+      ...(s.manual === true ? ['--sidecar-manual', s.name] : []),
     ]),
   ]
   const child = spawn(join(binDir, 'controlplane'), args, { stdio: ['pipe', 'pipe', 'pipe'] })

@@ -14,7 +14,7 @@ import { managedBy } from '../../src/contract.ts'
 import { resources } from '../../src/eso.ts'
 import { selfSigned } from '../../src/tls.ts'
 import { buildControlPlane, startControlPlane } from './controlplane.ts'
-import { esoSidecar } from './eso.ts'
+import { esoSidecar, startEso } from './eso.ts'
 import { serviceAccountKubeConfig } from './identity.ts'
 import { freePort } from './net.ts'
 import { repoRoot } from './paths.ts'
@@ -24,7 +24,7 @@ import { untilSecretwireAnswers } from './webhook.ts'
 const started = Date.now()
 const say = (line: string) => process.stdout.write(`[demo ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`)
 
-say('building (first run: the control plane and ESO compile from Go modules, many minutes) and starting etcd, kube-apiserver and ESO')
+say('building (first run: the control plane and ESO compile from Go modules, many minutes) and starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and ESO')
 const [binDir, eso] = await Promise.all([buildControlPlane(), esoSidecar()])
 const cp = await startControlPlane({ sidecars: [eso] })
 const kubectl = join(binDir, 'kubectl')
@@ -42,7 +42,8 @@ const stop = async () => {
 }
 process.once('SIGINT', () => void stop()).once('SIGTERM', () => void stop())
 
-say(`control plane ready at ${cp.info.server}; installing deploy/eso (ClusterSecretStore of the Kubernetes provider)`)
+say(`control plane ready at ${cp.info.server}; starting ESO as its ServiceAccount, installing deploy/eso (ClusterSecretStore of the Kubernetes provider)`)
+await startEso(cp)
 await installStore(kc, cp.info, kubectl)
 await untilStoreReady(kc)
 
@@ -73,6 +74,8 @@ secretwire = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', '
   env: {
     ...process.env, PORT: String(port), KUBECONFIG: join(dir, 'kubeconfig'),
     TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), SECRETWIRE_SHUTDOWN_DELAY_MS: '0',
+    // The multi-tenant example policy: grafana-db in namespaces grafana and db only.
+    SECRETWIRE_CONFIG: join(repoRoot, 'examples', 'policy.yaml'),
   },
   stdio: ['ignore', 'pipe', 'inherit'],
 })

@@ -1,9 +1,10 @@
 // Sets up the ESO side of the seed on a local control plane from deploy/eso, as a user would apply it, with the
-// two things only a real cluster provides: the API server's address (there is no kubernetes.default.svc here)
-// and the kube-root-ca.crt ConfigMap that kube-controller-manager would publish.
+// one thing only a real cluster network provides: the API server's address (kubernetes.default.svc does not
+// resolve on the machine running the tests).
 import { spawnSync } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import { parseAllDocuments, stringify } from 'yaml'
 import type { ControlPlaneInfo } from './controlplane.ts'
@@ -15,8 +16,19 @@ interface Doc {
   spec?: { provider?: { kubernetes?: { server?: { url?: string } } } }
 }
 
-export async function installStore(kc: KubeConfig, info: ControlPlaneInfo, kubectlPath: string): Promise<void> {
-  const built = spawnSync(kubectlPath, ['kustomize', join(repoRoot, 'deploy', 'eso')], { encoding: 'utf8' })
+/**
+ * Applies deploy/eso; with `strategy: 'push'` together with deploy/components/push-strategy, as a user of the
+ * push strategy would (it gives the store's ServiceAccount write access to the storage namespace's Secrets).
+ */
+export async function installStore(kc: KubeConfig, info: ControlPlaneInfo, kubectlPath: string, opts: { strategy?: 'generate' | 'push' } = {}): Promise<void> {
+  const overlay = await mkdtemp(join(tmpdir(), 'secretwire-eso-'))
+  await writeFile(join(overlay, 'kustomization.yaml'), stringify({
+    // Kustomize takes only relative paths.
+    resources: [relative(overlay, join(repoRoot, 'deploy', 'eso'))],
+    ...(opts.strategy === 'push' && { components: [relative(overlay, join(repoRoot, 'deploy', 'components', 'push-strategy'))] }),
+  }))
+  const built = spawnSync(kubectlPath, ['kustomize', '--load-restrictor=LoadRestrictionsNone', overlay], { encoding: 'utf8' })
+  await rm(overlay, { recursive: true, force: true })
   if (built.status !== 0) throw new Error(`kustomize deploy/eso: ${built.stderr}`)
   const docs = parseAllDocuments(built.stdout).map((d) => d.toJS() as Doc)
   for (const doc of docs) {
@@ -28,11 +40,26 @@ export async function installStore(kc: KubeConfig, info: ControlPlaneInfo, kubec
   })
   if (applied.status !== 0) throw new Error(`applying deploy/eso: ${applied.stderr}`)
 
+  await untilStorageNamespaceReady(kc)
+}
+
+/**
+ * The store's caProvider reads kube-root-ca.crt, which kube-controller-manager publishes in every namespace; and
+ * until the quota controller has counted the storage namespace, the API server refuses every create there.
+ */
+export async function untilStorageNamespaceReady(kc: KubeConfig): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api)
-  await core.createNamespacedConfigMap({
-    namespace: 'eso-secret-storage',
-    body: { metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': await readFile(info.caFile, 'utf8') } },
-  }).catch((err: { code?: number }) => { if (err.code !== 409) throw err })
+  const deadline = Date.now() + 30_000
+  const ready = async () => {
+    const ca = await core.readNamespacedConfigMap({ namespace: 'eso-secret-storage', name: 'kube-root-ca.crt' }).then(() => true, () => false)
+    const quota = await core.readNamespacedResourceQuota({ namespace: 'eso-secret-storage', name: 'secretwire-storage' }).catch(() => undefined)
+    const counted = Object.keys(quota?.spec?.hard ?? {}).every((r) => quota?.status?.used?.[r] !== undefined)
+    return ca && quota !== undefined && counted
+  }
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error('eso-secret-storage: kube-root-ca.crt not published or quota not counted within 30 s (is kube-controller-manager running?)')
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }
 
 /** Waits until ESO reports the ClusterSecretStore Ready (it has validated its credentials). */

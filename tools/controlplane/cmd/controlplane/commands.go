@@ -18,9 +18,11 @@ import (
 //	start-apiserver   start it again with the same address, certificates and etcd; wait until ready
 //	pause-apiserver   SIGSTOP: connections are accepted by the kernel but nothing answers
 //	resume-apiserver  SIGCONT
+//	start-sidecar NAME  start sidecar NAME (a --sidecar-manual one, or one stopped before); wait until started
+//	stop-sidecar NAME   SIGTERM sidecar NAME and wait for it to exit
 //
 // It returns on EOF or on a signal.
-func serveCommands(signals <-chan os.Signal, api *apiServer) error {
+func serveCommands(signals <-chan os.Signal, api *apiServer, sidecars map[string]*server) error {
 	lines := make(chan string)
 	go func() {
 		scanner := bufio.NewScanner(os.Stdin)
@@ -41,11 +43,16 @@ func serveCommands(signals <-chan os.Signal, api *apiServer) error {
 				continue
 			}
 			reply := map[string]any{"command": line}
-			if err := execute(line, api); err != nil {
+			if err := execute(line, api, sidecars); err != nil {
 				reply["error"] = err.Error()
 			} else {
 				reply["ok"] = true
 				reply["apiserverPid"] = api.pid()
+				pids := map[string]int{}
+				for name, side := range sidecars {
+					pids[name] = side.pid()
+				}
+				reply["sidecarPids"] = pids
 			}
 			out, _ := json.Marshal(reply)
 			fmt.Println(string(out))
@@ -53,7 +60,8 @@ func serveCommands(signals <-chan os.Signal, api *apiServer) error {
 	}
 }
 
-func execute(command string, api *apiServer) error {
+func execute(line string, api *apiServer, sidecars map[string]*server) error {
+	command, arg, _ := strings.Cut(line, " ")
 	switch command {
 	case "stop-apiserver":
 		api.stop()
@@ -65,6 +73,21 @@ func execute(command string, api *apiServer) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		return api.start(ctx)
+	case "start-sidecar", "stop-sidecar":
+		side, ok := sidecars[arg]
+		if !ok {
+			return fmt.Errorf("no sidecar named %q", arg)
+		}
+		if command == "stop-sidecar" {
+			side.stop()
+			return nil
+		}
+		if side.running() {
+			return fmt.Errorf("sidecar %s is already running", arg)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return side.start(ctx)
 	case "pause-apiserver":
 		return api.signal(syscall.SIGSTOP)
 	case "resume-apiserver":

@@ -16,10 +16,15 @@ import (
 
 // writeKubeconfig writes a self-contained admin kubeconfig (system:masters, certificates inline).
 func writeKubeconfig(path, server string, p *pki) (*rest.Config, error) {
+	return writeClientKubeconfig(path, server, p, clientCert{p.adminCertPEM, p.adminKeyPEM})
+}
+
+// writeClientKubeconfig writes a self-contained kubeconfig that authenticates with the given client certificate.
+func writeClientKubeconfig(path, server string, p *pki, client clientCert) (*rest.Config, error) {
 	const name = "secretwire-local"
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: p.caPEM}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: p.adminCertPEM, ClientKeyData: p.adminKeyPEM}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: client.certPEM, ClientKeyData: client.keyPEM}
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name, Namespace: "default"}
 	cfg.CurrentContext = name
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {

@@ -1,14 +1,17 @@
-// Command controlplane runs a real etcd and a real kube-apiserver on loopback for secretwire's tests and demo.
+// Command controlplane runs a real Kubernetes control plane on loopback for secretwire's tests and demo: etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler.
 //
-// It expects the etcd and kube-apiserver binaries built from this module next to itself, generates a throw-away
-// CA, serving and client certificates, starts both servers, installs the CRDs named by --crd, writes an admin
-// kubeconfig and prints one JSON line on stdout once everything answers. It then runs until SIGINT/SIGTERM or
-// until its stdin reaches EOF (so a parent that dies takes the control plane with it), stops both servers and
+// It expects the binaries built from this module next to itself, generates a throw-away CA, serving and client
+// certificates, starts the servers, installs the CRDs named by --crd, writes an admin kubeconfig and prints one
+// JSON line on stdout once everything answers and the controllers act. It then runs until SIGINT/SIGTERM or
+// until its stdin reaches EOF (so a parent that dies takes the control plane with it), stops every process and
 // removes its working directory. Lines on stdin are commands (see commands.go) used by fault-injection tests.
 //
-// --sidecar NAME=PATH starts another program once the API server is ready, with KUBECONFIG pointing at it and
-// the same lifetime guarantees (the External Secrets Operator's controller, for end-to-end tests and the demo);
-// --sidecar-arg NAME=ARG passes it arguments.
+// --sidecar NAME=PATH runs another program against the control plane with the same lifetime guarantees (the
+// External Secrets Operator's controller, for end-to-end tests and the demo); --sidecar-arg NAME=ARG passes it
+// arguments and --sidecar-env NAME=KEY=VALUE environment (KUBECONFIG defaults to the admin kubeconfig). A sidecar
+// starts once the control plane is ready, or with --sidecar-manual NAME only on the start-sidecar command (so
+// the caller can first create the identity it runs as).
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,27 +49,39 @@ type ready struct {
 	Dir          string            `json:"dir"`
 	APIServerPID int               `json:"apiserverPid"`
 	EtcdPID      int               `json:"etcdPid"`
-	ReadyMillis  int64             `json:"readyMillis"`
+	// The other processes this control plane runs, by name (kube-controller-manager, kube-scheduler, sidecars).
+	PIDs        map[string]int `json:"pids"`
+	ReadyMillis int64          `json:"readyMillis"`
+}
+
+type options struct {
+	dir                                                    string
+	keep                                                   bool
+	timeout                                                time.Duration
+	crds, sidecars, sidecarArgs, sidecarEnv, sidecarManual list
 }
 
 func main() {
-	var crds, sidecars, sidecarArgs list
-	dir := flag.String("dir", "", "working directory (certificates, etcd data, logs); a new temporary one when empty, removed on exit")
-	keep := flag.Bool("keep", false, "keep the working directory on exit")
-	timeout := flag.Duration("timeout", 90*time.Second, "how long to wait for the control plane to become ready")
-	flag.Var(&crds, "crd", "a CustomResourceDefinition file to install (repeatable)")
-	flag.Var(&sidecars, "sidecar", "NAME=PATH of a program to run against the control plane once it is ready (repeatable)")
-	flag.Var(&sidecarArgs, "sidecar-arg", "NAME=ARG: an argument for sidecar NAME (repeatable, in order)")
+	var o options
+	flag.StringVar(&o.dir, "dir", "", "working directory (certificates, etcd data, logs); a new temporary one when empty, removed on exit")
+	flag.BoolVar(&o.keep, "keep", false, "keep the working directory on exit")
+	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "how long to wait for the control plane to become ready")
+	flag.Var(&o.crds, "crd", "a CustomResourceDefinition file to install (repeatable)")
+	flag.Var(&o.sidecars, "sidecar", "NAME=PATH of a program to run against the control plane (repeatable)")
+	flag.Var(&o.sidecarArgs, "sidecar-arg", "NAME=ARG: an argument for sidecar NAME (repeatable, in order)")
+	flag.Var(&o.sidecarEnv, "sidecar-env", "NAME=KEY=VALUE: an environment variable for sidecar NAME (repeatable)")
+	flag.Var(&o.sidecarManual, "sidecar-manual", "NAME: start sidecar NAME only on the start-sidecar command")
 	flag.Parse()
 
-	if err := run(*dir, *keep, *timeout, crds, sidecars, sidecarArgs); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "controlplane: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, keep bool, timeout time.Duration, crds, sidecars, sidecarArgs []string) (err error) {
+func run(o options) (err error) {
 	started := time.Now()
+	dir := o.dir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "secretwire-controlplane-"); err != nil {
 			return err
@@ -73,7 +89,7 @@ func run(dir string, keep bool, timeout time.Duration, crds, sidecars, sidecarAr
 	} else if err = os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if !keep {
+	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
 	binDir, err := executableDir()
@@ -93,10 +109,21 @@ func run(dir string, keep bool, timeout time.Duration, crds, sidecars, sidecarAr
 	if err != nil {
 		return err
 	}
+	controllerManager, err := newControllerManager(binDir, dir, api.url, pki)
+	if err != nil {
+		return err
+	}
+	scheduler, err := newScheduler(binDir, dir, api.url, pki)
+	if err != nil {
+		return err
+	}
+	// Deferred calls run last-in first-out: every process stops before the servers it uses.
 	defer etcd.stop()
 	defer api.stop()
+	defer controllerManager.stop()
+	defer scheduler.stop()
 
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	if err = etcd.start(ctx); err != nil {
 		return err
@@ -109,32 +136,51 @@ func run(dir string, keep bool, timeout time.Duration, crds, sidecars, sidecarAr
 	if err != nil {
 		return err
 	}
-	if err = installCRDs(ctx, cfg, crds); err != nil {
+	// CRDs before the controller manager: its quota and garbage-collector controllers discover resources at start
+	// and then only every 30 s, and until then a ResourceQuota counting a custom resource refuses every create.
+	if err = installCRDs(ctx, cfg, o.crds); err != nil {
 		return fmt.Errorf("installing CRDs: %w", err)
 	}
+	if err = controllerManager.start(ctx); err != nil {
+		return err
+	}
+	if err = scheduler.start(ctx); err != nil {
+		return err
+	}
+	if err = untilControllersAct(ctx, cfg); err != nil {
+		return fmt.Errorf("%w; end of %s:\n%s", err, controllerManager.logPath, tail(controllerManager.logPath))
+	}
+
+	sidecars := map[string]*server{}
 	logs := map[string]string{}
-	for _, spec := range sidecars {
-		side, err := newSidecar(spec, sidecarArgs, dir, kubeconfig)
+	for _, spec := range o.sidecars {
+		side, err := newSidecar(spec, o.sidecarArgs, o.sidecarEnv, dir, kubeconfig)
 		if err != nil {
 			return err
 		}
-		// Deferred after the API server's stop, so it runs first: sidecars stop before the servers they use.
 		defer side.stop()
+		sidecars[side.name], logs[side.name] = side, side.logPath
+		if slices.Contains(o.sidecarManual, side.name) {
+			continue
+		}
 		if err = side.start(ctx); err != nil {
 			return err
 		}
-		logs[side.name] = side.logPath
 	}
 
+	pids := map[string]int{controllerManager.name: controllerManager.pid(), scheduler.name: scheduler.pid()}
+	for name, side := range sidecars {
+		pids[name] = side.pid()
+	}
 	line, _ := json.Marshal(ready{
 		Kubeconfig: kubeconfig, SidecarLogs: logs, Server: api.url, CAFile: pki.caFile, Dir: dir,
-		APIServerPID: api.pid(), EtcdPID: etcd.pid(), ReadyMillis: time.Since(started).Milliseconds(),
+		APIServerPID: api.pid(), EtcdPID: etcd.pid(), PIDs: pids, ReadyMillis: time.Since(started).Milliseconds(),
 	})
 	fmt.Println(string(line))
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	return serveCommands(signals, api)
+	return serveCommands(signals, api, sidecars)
 }
 
 func executableDir() (string, error) {

@@ -20,10 +20,21 @@ import (
 // pki is a throw-away certificate authority with the serving, client and service-account keys the API server
 // needs. Everything lives for a day: a control plane here lives for one test run or one demo.
 type pki struct {
-	caFile, servingCertFile, servingKeyFile, saPublicKeyFile, saPrivateKeyFile string
-	caPEM, adminCertPEM, adminKeyPEM                                           []byte
-	caPool                                                                     *x509.CertPool
-	adminCert                                                                  tls.Certificate
+	caFile, caKeyFile, servingCertFile, servingKeyFile, saPublicKeyFile, saPrivateKeyFile string
+	caPEM, adminCertPEM, adminKeyPEM                                                      []byte
+	caPool                                                                                *x509.CertPool
+	adminCert                                                                             tls.Certificate
+	// Client certificates of the components that talk to the API server, by component name.
+	clients map[string]clientCert
+}
+
+type clientCert struct{ certPEM, keyPEM []byte }
+
+// components are the identities the bootstrap RBAC policy of kube-apiserver already knows: each gets its own
+// client certificate, as kubeadm gives them, so the controllers act with their real rights and not as admin.
+var components = map[string]string{
+	"kube-controller-manager": "system:kube-controller-manager",
+	"kube-scheduler":          "system:kube-scheduler",
 }
 
 func writePKI(dir string) (*pki, error) {
@@ -64,6 +75,21 @@ func writePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 
+	clients := map[string]clientCert{}
+	for name, user := range components {
+		t := template(user)
+		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		certPEM, keyPEM, err := issue(t, ca, caKey)
+		if err != nil {
+			return nil, err
+		}
+		clients[name] = clientCert{certPEM, keyPEM}
+	}
+	caKeyDER, err := x509.MarshalECPrivateKey(caKey)
+	if err != nil {
+		return nil, err
+	}
+
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -75,6 +101,7 @@ func writePKI(dir string) (*pki, error) {
 
 	p := &pki{
 		caFile:           filepath.Join(dir, "ca.crt"),
+		caKeyFile:        filepath.Join(dir, "ca.key"),
 		servingCertFile:  filepath.Join(dir, "apiserver.crt"),
 		servingKeyFile:   filepath.Join(dir, "apiserver.key"),
 		saPublicKeyFile:  filepath.Join(dir, "sa.pub"),
@@ -83,13 +110,16 @@ func writePKI(dir string) (*pki, error) {
 		adminCertPEM:     adminCert,
 		adminKeyPEM:      adminKey,
 		caPool:           x509.NewCertPool(),
+		clients:          clients,
 	}
 	p.caPool.AddCert(ca)
 	if p.adminCert, err = tls.X509KeyPair(adminCert, adminKey); err != nil {
 		return nil, err
 	}
 	files := map[string][]byte{
-		p.caFile:           p.caPEM,
+		p.caFile: p.caPEM,
+		// The controller manager signs certificate requests (the test node's kubelet) with the cluster CA.
+		p.caKeyFile:        pemBlock("EC PRIVATE KEY", caKeyDER),
 		p.servingCertFile:  servingCert,
 		p.servingKeyFile:   servingKey,
 		p.saPublicKeyFile:  pemBlock("PUBLIC KEY", saPublic),

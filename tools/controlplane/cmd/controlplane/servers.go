@@ -71,19 +71,22 @@ func newAPIServer(binDir, dir string, pki *pki, etcdURL string) (*apiServer, err
 			"--bind-address=127.0.0.1",
 			// Without it the server advertises a non-loopback address, or fails when there is none.
 			"--advertise-address=127.0.0.1",
+			// Since 1.37 a loopback address may not back the default/kubernetes Service's endpoints, and nothing
+			// here routes Service addresses: no endpoint for that Service (clients are given the URL instead).
+			"--endpoint-reconciler-type=none",
 			fmt.Sprintf("--secure-port=%d", port),
 			"--cert-dir=" + filepath.Join(dir, "apiserver"),
 			"--tls-cert-file=" + pki.servingCertFile,
 			"--tls-private-key-file=" + pki.servingKeyFile,
 			"--client-ca-file=" + pki.caFile,
-			"--authorization-mode=RBAC",
-			"--service-cluster-ip-range=10.0.0.0/24",
+			// As kubeadm sets them: kubelets are authorized by the Node authorizer and limited to their own
+			// Node and Pods by NodeRestriction; everyone else by RBAC.
+			"--authorization-mode=Node,RBAC",
+			"--enable-admission-plugins=NodeRestriction",
+			"--service-cluster-ip-range=" + serviceCIDR,
 			"--service-account-issuer=" + url,
 			"--service-account-key-file=" + pki.saPublicKeyFile,
 			"--service-account-signing-key-file=" + pki.saPrivateKeyFile,
-			// No controller-manager runs here to create each namespace's "default" ServiceAccount, which this
-			// plugin would demand of every Pod.
-			"--disable-admission-plugins=ServiceAccount",
 			"--allow-privileged=true",
 			"--profiling=false",
 		},
@@ -122,23 +125,28 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// newSidecar prepares NAME=PATH with the --sidecar-arg values given for NAME, run with KUBECONFIG set.
-func newSidecar(spec string, args []string, dir, kubeconfig string) (*server, error) {
+// newSidecar prepares NAME=PATH with the --sidecar-arg and --sidecar-env values given for NAME, run with
+// KUBECONFIG set to the admin kubeconfig unless its environment says otherwise. "{dir}" in a value stands for
+// the control plane's working directory (for files the caller writes there before a manual start).
+func newSidecar(spec string, args, env []string, dir, kubeconfig string) (*server, error) {
 	name, path, ok := strings.Cut(spec, "=")
 	if !ok || name == "" || path == "" {
 		return nil, fmt.Errorf("--sidecar %q: want NAME=PATH", spec)
 	}
-	var own []string
-	for _, a := range args {
-		if n, arg, ok := strings.Cut(a, "="); ok && n == name {
-			own = append(own, arg)
+	own := func(values []string) []string {
+		var out []string
+		for _, a := range values {
+			if n, value, ok := strings.Cut(a, "="); ok && n == name {
+				out = append(out, strings.ReplaceAll(value, "{dir}", dir))
+			}
 		}
+		return out
 	}
 	return &server{
 		name:    name,
 		path:    path,
-		args:    own,
-		env:     []string{"KUBECONFIG=" + kubeconfig},
+		args:    own(args),
+		env:     append([]string{"KUBECONFIG=" + kubeconfig}, own(env)...),
 		logPath: filepath.Join(dir, name+".log"),
 		// Started is enough: what it does is observed through the API server.
 		healthy: func(context.Context) error { return nil },

@@ -1,0 +1,223 @@
+// The ValidatingAdmissionPolicies that keep secretwire's promise inside the API server, where they hold while
+// secretwire is down and against every identity, cluster admins included. Generated from the contract; each
+// policy's first variables name the store and storage namespace, so an install with other names patches one
+// expression (README, "Guard policies").
+//
+//   secretwire-wired            an annotated Pod is admitted only with its env vars wired
+//   secretwire-store-access     only secretwire may create or change ESO objects that reference the store
+//   secretwire-managed-objects  objects labelled managed-by=secretwire are secretwire's: nobody else creates,
+//                               changes or deletes them
+//   secretwire-stored-secrets   a stored password is never deleted or rewritten
+//
+// Only the break-glass group is exempt (and secretwire's ServiceAccount where it must act); a namespace being
+// deleted can always empty itself.
+import type { V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node'
+import {
+  annotationKey, annotations, excludedNamespaces, identities, managedBy, namePrefix, passwordKey, serviceAccountUser, settings,
+} from '../contract.ts'
+import { resources } from '../eso.ts'
+import { byBreakGlass, bySecretwire, cel, namespaceTerminating, unchanged } from './cel.ts'
+import type { Manifest } from './yaml.ts'
+
+export interface GuardSettings {
+  readonly storageNamespace: string
+  readonly clusterSecretStore: string
+}
+
+export const defaultGuardSettings: GuardSettings = {
+  storageNamespace: settings.storageNamespace.default,
+  clusterSecretStore: settings.clusterSecretStore.default,
+}
+
+export const policyNames = {
+  wired: 'secretwire-wired',
+  storeAccess: 'secretwire-store-access',
+  managedObjects: 'secretwire-managed-objects',
+  storedSecrets: 'secretwire-stored-secrets',
+} as const
+
+type Policy = Manifest<V1ValidatingAdmissionPolicy | V1ValidatingAdmissionPolicyBinding>
+
+export function admissionPolicies(s: GuardSettings = defaultGuardSettings): Policy[] {
+  return [...wired(), ...storeAccess(s), ...managedObjects(), ...storedSecrets(s)]
+}
+
+const secretwireUser = serviceAccountUser(identities.secretwire)
+const esoGroup = resources.ExternalSecret.group
+const generatorGroup = resources.Password.group
+
+function policy(name: string, comment: string, spec: V1ValidatingAdmissionPolicy['spec'],
+  binding: Partial<V1ValidatingAdmissionPolicyBinding['spec']> = {}): Policy[] {
+  return [
+    { comment, object: { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name }, spec } },
+    {
+      comment: `Binds ${name} everywhere it applies; Deny: a violation is refused, not only audited.`,
+      object: {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicyBinding',
+        metadata: { name },
+        spec: { policyName: name, validationActions: ['Deny'], ...binding },
+      },
+    },
+  ]
+}
+
+function wired(): Policy[] {
+  const secret = cel(annotationKey(annotations.sharedSecret))
+  const containers = cel(annotationKey(annotations.containers))
+  return policy(policyNames.wired,
+    'Denies any annotated Pod whose selected containers lack the env vars secretwire wires, whether or not the\n' +
+    'webhook ran: with the webhook\'s failurePolicy Ignore, this is what keeps an annotated Pod from running unwired.\n' +
+    'It reads the annotations as secretwire does (src/annotations.ts): entries NAME or NAME=ENV_VAR; ENV_VAR defaults\n' +
+    'to NAME upper-cased with - as _; the containers annotation selects containers and init containers.', {
+      failurePolicy: 'Fail',
+      matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
+      matchConditions: [{ name: 'annotated', expression: `has(object.metadata.annotations) && ${secret} in object.metadata.annotations` }],
+      variables: [
+        { name: 'entries', expression: `object.metadata.annotations[${secret}].split(',').map(e, e.trim()).filter(e, e != '')` },
+        {
+          name: 'wanted',
+          expression: 'variables.entries.map(e, e.contains(\'=\')\n' +
+            '  ? {\'name\': e.substring(0, e.indexOf(\'=\')).trim(), \'env\': e.substring(e.indexOf(\'=\') + 1).trim()}\n' +
+            '  : {\'name\': e, \'env\': e.upperAscii().replace(\'-\', \'_\')})',
+        },
+        {
+          name: 'selected',
+          expression: `${containers} in object.metadata.annotations\n` +
+            `  ? object.metadata.annotations[${containers}].split(',').map(c, c.trim()).filter(c, c != '')\n` +
+            '  : object.spec.containers.map(c, c.name)',
+        },
+        {
+          name: 'unwired',
+          expression: '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : []))\n' +
+            '  .filter(c, c.name in variables.selected)\n' +
+            '  .filter(c, !variables.wanted.all(w, has(c.env) && c.env.exists(v, v.name == w.env &&\n' +
+            '    has(v.valueFrom) && has(v.valueFrom.secretKeyRef) &&\n' +
+            `    v.valueFrom.secretKeyRef.name == ${cel(namePrefix)} + w.name && v.valueFrom.secretKeyRef.key == ${cel(passwordKey)})))\n` +
+            '  .map(c, c.name)',
+        },
+      ],
+      validations: [{
+        expression: 'size(variables.unwired) == 0',
+        messageExpression: '\'secretwire did not wire this Pod: container(s) \' + variables.unwired.join(\', \') +\n' +
+          `' lack the env vars of ${annotationKey(annotations.sharedSecret)} "' + object.metadata.annotations[${secret}] +\n` +
+          `'"; is the secretwire webhook running? (ValidatingAdmissionPolicy ${policyNames.wired})'`,
+        reason: 'Forbidden',
+      }],
+    }, {
+      matchResources: {
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...excludedNamespaces] }] },
+      },
+    })
+}
+
+function storeAccess(s: GuardSettings): Policy[] {
+  return policy(policyNames.storeAccess,
+    'The ClusterSecretStore holds every shared password. An ExternalSecret that references it reads one; a PushSecret\n' +
+    'overwrites one. So only secretwire may create or change an object that references it: by name, through a\n' +
+    'per-entry sourceRef, inside a ClusterExternalSecret or ClusterPushSecret, or through a PushSecret label\n' +
+    'selector over ClusterSecretStores (which could match it). Workloads get a shared password through the\n' +
+    'secretwire.io/shared-secret annotation, where secretwire applies its policy. Updates that leave spec, labels\n' +
+    'and annotations alone (finalizers: the garbage collector) stay open.', {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [{
+          apiGroups: [esoGroup], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'],
+          resources: ['externalsecrets', 'pushsecrets', 'clusterexternalsecrets', 'clusterpushsecrets'],
+        }],
+      },
+      variables: [
+        { name: 'store', expression: cel(s.clusterSecretStore) },
+        {
+          // The ExternalSecret or PushSecret spec, also where the Cluster variants nest it.
+          name: 'spec',
+          expression: '!has(object.spec) ? dyn({})\n' +
+            '  : has(object.spec.externalSecretSpec) ? dyn(object.spec.externalSecretSpec)\n' +
+            '  : has(object.spec.pushSecretSpec) ? dyn(object.spec.pushSecretSpec)\n' +
+            '  : dyn(object.spec)',
+        },
+        {
+          name: 'storeRefs',
+          expression: '(has(variables.spec.secretStoreRef) ? [variables.spec.secretStoreRef] : []) +\n' +
+            '(has(variables.spec.secretStoreRefs) ? variables.spec.secretStoreRefs : []) +\n' +
+            '(has(variables.spec.data) ? variables.spec.data.filter(d, has(d.sourceRef) && has(d.sourceRef.storeRef)).map(d, d.sourceRef.storeRef) : []) +\n' +
+            '(has(variables.spec.dataFrom) ? variables.spec.dataFrom.filter(d, has(d.sourceRef) && has(d.sourceRef.storeRef)).map(d, d.sourceRef.storeRef) : [])',
+        },
+        {
+          name: 'reachesStore',
+          expression: 'variables.storeRefs.exists(r, has(r.kind) && r.kind == \'ClusterSecretStore\' &&\n' +
+            '  (has(r.labelSelector) || !has(r.name) || r.name == variables.store))',
+        },
+        {
+          name: 'unchanged',
+          expression: `request.operation == 'UPDATE' &&\n  ${unchanged('spec')} && ${unchanged('metadata.labels')} && ${unchanged('metadata.annotations')}`,
+        },
+      ],
+      validations: [{
+        expression: `!variables.reachesStore || variables.unchanged || ${bySecretwire} || ${byBreakGlass}`,
+        messageExpression: '\'ClusterSecretStore \' + variables.store + \' holds the passwords secretwire shares: only secretwire (\' +\n' +
+          `${cel(secretwireUser)} + ') may create or change objects that reference it, by name or by a label selector over ` +
+          'ClusterSecretStores. To use a shared password, annotate the workload with ' +
+          `${annotationKey(annotations.sharedSecret)}. (ValidatingAdmissionPolicy ${policyNames.storeAccess})'`,
+        reason: 'Forbidden',
+      }],
+    })
+}
+
+function managedObjects(): Policy[] {
+  const isManaged = (o: string) => `${o} != null && has(${o}.metadata.labels) && ${cel(managedBy.key)} in ${o}.metadata.labels &&\n` +
+    `  ${o}.metadata.labels[${cel(managedBy.key)}] == ${cel(managedBy.value)}`
+  return policy(policyNames.managedObjects,
+    `Objects labelled ${managedBy.key}=${managedBy.value} are secretwire's: a change to their spec, labels or\n` +
+    'annotations would repoint them or make ESO push or generate again (a forked password), so nobody else may\n' +
+    'create objects with that label, change one, relabel it or delete it. Changes that leave spec, labels and\n' +
+    'annotations alone (finalizers, owner references) stay open to the controllers that make them, and a namespace\n' +
+    'being deleted can always delete them.', {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: [esoGroup], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['externalsecrets', 'pushsecrets'] },
+          { apiGroups: [generatorGroup], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['passwords'] },
+        ],
+      },
+      matchConditions: [{ name: 'managed', expression: `(${isManaged('object')}) ||\n(${isManaged('oldObject')})` }],
+      variables: [
+        {
+          name: 'unchanged',
+          expression: `request.operation == 'UPDATE' && ${isManaged('oldObject')} &&\n` +
+            `  ${unchanged('spec')} && ${unchanged('metadata.labels')} && ${unchanged('metadata.annotations')}`,
+        },
+      ],
+      validations: [{
+        expression: `${bySecretwire} || ${byBreakGlass} ||\n` +
+          `(request.operation == 'DELETE' && ${namespaceTerminating}) ||\nvariables.unchanged`,
+        messageExpression: 'request.operation + \' of \' + request.kind.kind + \' \' + request.namespace + \'/\' + request.name +\n' +
+          `' refused: objects labelled ${managedBy.key}=${managedBy.value} are created, changed and deleted only by secretwire, ` +
+          `so that a shared password cannot be repointed or forked (members of ${identities.breakGlassGroup} may). ` +
+          `(ValidatingAdmissionPolicy ${policyNames.managedObjects})'`,
+        reason: 'Forbidden',
+      }],
+    })
+}
+
+function storedSecrets(s: GuardSettings): Policy[] {
+  return policy(policyNames.storedSecrets,
+    `The stored passwords: Secrets ${namePrefix}NAME in the storage namespace. Deleting one would make ESO generate a\n` +
+    'new password for the next consumer, and rewriting one (a second push) would change it: nobody may do either,\n' +
+    'cluster admins included. Metadata-only changes (ESO\'s own labels and annotations) stay open.', {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': s.storageNamespace } },
+        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE', 'DELETE'], resources: ['secrets'] }],
+      },
+      matchConditions: [{ name: 'stored-password', expression: `request.name.startsWith(${cel(namePrefix)})` }],
+      variables: [{ name: 'dataUnchanged', expression: `request.operation == 'UPDATE' && ${unchanged('data')}` }],
+      validations: [{
+        expression: `${byBreakGlass} ||\n(request.operation == 'DELETE' && ${namespaceTerminating}) ||\nvariables.dataUnchanged`,
+        messageExpression: `request.operation + ' of Secret ' + request.namespace + '/' + request.name + ' refused: it holds a ` +
+          'password secretwire shares, which must never change once made; deleting or rewriting it would give the ' +
+          `next consumer a different one (members of ${identities.breakGlassGroup} may). (ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
+        reason: 'Forbidden',
+      }],
+    })
+}

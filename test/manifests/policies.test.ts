@@ -1,0 +1,232 @@
+// The admission policies of deploy/webhook, as shipped, on a real API server with its controllers, and no
+// secretwire running: every way a tenant (edit in its own namespace, with the ESO rights ESO's chart gives it),
+// a cluster admin and anyone else could reach the store or change secretwire's objects is tried with their own
+// identity and refused, and nothing changes; what must stay open (other stores, finalizers, break-glass,
+// namespace deletion) stays open. The end-to-end suite (test/e2e/isolation.test.ts) repeats the attacks with
+// the real ESO and checks the password itself.
+import { join } from 'node:path'
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
+import t, { type Test } from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { identities, serviceAccountUser } from '../../src/contract.ts'
+import { resources, type ManagedKind } from '../../src/eso.ts'
+import { repoRoot } from '../../tools/local/paths.ts'
+import { untilStorageNamespaceReady } from '../../tools/local/store.ts'
+import { serviceAccountKubeConfig, userKubeConfig } from '../../tools/local/identity.ts'
+import { ownControlPlane } from '../helpers/cluster.ts'
+import { kubectl as kubectlFor } from '../helpers/kubectl.ts'
+import { tenantKubeConfig } from '../helpers/tenant.ts'
+
+const cp = await ownControlPlane()
+const admin = cp.kubeConfig()
+const kubectl = await kubectlFor(cp.info.kubeconfig)
+const storage = 'eso-secret-storage'
+const store = 'eso-cluster-secret-store'
+
+// deploy/eso as shipped, and from deploy/webhook everything but the Deployment and the webhook registration
+// (no secretwire runs here: the policies must hold without it).
+const build = (dir: string) => {
+  const res = kubectl(['kustomize', join(repoRoot, 'deploy', dir)])
+  if (res.status !== 0) throw new Error(res.stderr)
+  return parseAllDocuments(res.stdout).map((d) => d.toJS() as { kind: string, metadata: { name: string } })
+}
+const shipped = [...build('eso'), ...build('webhook').filter((d) => !['Deployment', 'MutatingWebhookConfiguration'].includes(d.kind))]
+const applied = kubectl(['apply', '--server-side', '-f', '-'], shipped.map((d) => JSON.stringify(d)).join('\n'))
+if (applied.status !== 0) throw new Error(`applying deploy/: ${applied.stderr}`)
+
+await untilStorageNamespaceReady(admin)
+const core = admin.makeApiClient(CoreV1Api)
+for (const name of ['team-a', 'team-b']) await core.createNamespace({ body: { metadata: { name } } })
+const tenant = await tenantKubeConfig(admin, 'team-a')
+const secretwire = await serviceAccountKubeConfig(admin, identities.secretwire.namespace, identities.secretwire.name)
+const breakGlass = await userKubeConfig(admin, cp.info.dir, 'alice', [identities.breakGlassGroup])
+
+const managed = { 'app.kubernetes.io/managed-by': 'secretwire', 'secretwire.io/shared-secret': 'db' }
+const storeRef = { kind: 'ClusterSecretStore', name: store }
+const externalSecret = (name: string, spec: object, labels?: Record<string, string>) => ({
+  apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', metadata: { name, ...(labels && { labels }) }, spec,
+})
+const readsStore = (ref: object = storeRef) => ({
+  secretStoreRef: ref, target: { name: 'copy' }, data: [{ secretKey: 'password', remoteRef: { key: 'secretwire-db', property: 'password' } }],
+})
+
+const api = (kc: KubeConfig) => {
+  const co = kc.makeApiClient(CustomObjectsApi)
+  const of = (kind: ManagedKind, namespace: string) => ({ ...resources[kind], namespace })
+  return {
+    create: (kind: ManagedKind, namespace: string, body: object) => co.createNamespacedCustomObject({ ...of(kind, namespace), body }),
+    get: (kind: ManagedKind, namespace: string, name: string) => co.getNamespacedCustomObject({ ...of(kind, namespace), name }) as Promise<Stored>,
+    merge: (kind: ManagedKind, namespace: string, name: string, patch: object) => co.patchNamespacedCustomObject(
+      { ...of(kind, namespace), name, body: patch }, mergeOptions()),
+    remove: (kind: ManagedKind, namespace: string, name: string) => co.deleteNamespacedCustomObject({ ...of(kind, namespace), name }),
+    createCluster: (body: object) => co.createClusterCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'clusterexternalsecrets', body }),
+  }
+}
+interface Stored { metadata: { resourceVersion: string, labels?: Record<string, string>, finalizers?: string[] }, spec: Record<string, unknown> }
+
+/**
+ * The request is refused by the API server (403) with the message of the given policy, or of one of them where
+ * a request breaks several (the API server names one).
+ */
+async function refused(t: Test, call: Promise<unknown>, policy: string | readonly string[], what: string) {
+  const policies = typeof policy === 'string' ? [policy] : policy
+  const err = await call.then(() => undefined, (e: { code?: number, body?: string }) => e)
+  t.equal(err?.code, 403, `${what}: refused`)
+  const named = policies.find((p) => String(err?.body).includes(`(ValidatingAdmissionPolicy ${p})`))
+  t.ok(named, `${what}: by ${policies.join(' or ')}, saying why`)
+}
+/** Changes to a managed ExternalSecret that references the store break both of these. */
+const managedAndStore = ['secretwire-managed-objects', 'secretwire-store-access'] as const
+
+// A policy takes effect a moment after it is created (the API server loads it through an informer).
+{
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const probe = await api(admin).create('ExternalSecret', 'team-b', externalSecret('probe', readsStore())).then(() => 'created', (e: { code?: number }) => e.code)
+    if (probe === 403) break
+    if (probe === 'created') await api(admin).remove('ExternalSecret', 'team-b', 'probe')
+    if (Date.now() > deadline) throw new Error('the shipped admission policies did not take effect within 30 s')
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+t.test('a tenant cannot reach the store: no read, no push, whatever the route', async (t) => {
+  const as = api(tenant)
+  await refused(t, as.create('ExternalSecret', 'team-a', externalSecret('read', readsStore())), 'secretwire-store-access', 'ExternalSecret naming the store')
+  await refused(t, as.create('ExternalSecret', 'team-a', externalSecret('read-entry', {
+    secretStoreRef: { kind: 'SecretStore', name: 'mine' }, target: { name: 'copy' },
+    data: [{ secretKey: 'p', sourceRef: { storeRef }, remoteRef: { key: 'secretwire-db', property: 'password' } }],
+  })), 'secretwire-store-access', 'ExternalSecret reaching it through data[].sourceRef.storeRef')
+  await refused(t, as.create('ExternalSecret', 'team-a', externalSecret('read-all', {
+    target: { name: 'copy' }, dataFrom: [{ sourceRef: { storeRef }, extract: { key: 'secretwire-db' } }],
+  })), 'secretwire-store-access', 'ExternalSecret reaching it through dataFrom[].sourceRef.storeRef')
+  const push = (name: string, ref: object) => ({
+    apiVersion: 'external-secrets.io/v1alpha1', kind: 'PushSecret', metadata: { name },
+    spec: {
+      refreshInterval: '0', secretStoreRefs: [ref], selector: { secret: { name: 'mine' } },
+      data: [{ match: { secretKey: 'password', remoteRef: { remoteKey: 'secretwire-db', property: 'password' } } }],
+    },
+  })
+  await refused(t, as.create('PushSecret', 'team-a', push('overwrite', storeRef)), 'secretwire-store-access', 'PushSecret to the store')
+  await refused(t, as.create('PushSecret', 'team-a', push('overwrite-by-label', { kind: 'ClusterSecretStore', labelSelector: { matchLabels: {} } })),
+    'secretwire-store-access', 'PushSecret selecting ClusterSecretStores by label')
+  const clusterWide = as.createCluster({
+    apiVersion: 'external-secrets.io/v1', kind: 'ClusterExternalSecret', metadata: { name: 'everywhere' },
+    spec: { namespaceSelectors: [{ matchLabels: {} }], externalSecretSpec: readsStore() },
+  })
+  await t.rejects(clusterWide, { code: 403 }, 'a ClusterExternalSecret is beyond a namespace editor (RBAC)')
+  const left = await api(admin).create('ExternalSecret', 'team-a', externalSecret('left', {
+    secretStoreRef: { kind: 'SecretStore', name: 'x' }, target: { name: 'x' }, data: [{ secretKey: 'p', remoteRef: { key: 'x' } }],
+  })).then(() => 'created')
+  t.equal(left, 'created', 'control: the same kinds without the store are accepted')
+  const list = await admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...resources.ExternalSecret, namespace: 'team-a' }) as { items: unknown[] }
+  t.equal(list.items.length, 1, 'nothing of the refused objects was stored')
+})
+
+t.test('other stores stay open to tenants', async (t) => {
+  const as = api(tenant)
+  t.ok(await as.create('ExternalSecret', 'team-a', externalSecret('other-cluster-store', readsStore({ kind: 'ClusterSecretStore', name: 'team-vault' }))))
+  t.ok(await as.create('ExternalSecret', 'team-a', externalSecret('same-name-namespaced', readsStore({ kind: 'SecretStore', name: store }))),
+    'a namespaced SecretStore of the same name is the tenant\'s own')
+  t.ok(await as.create('ExternalSecret', 'team-a', externalSecret('default-kind', readsStore({ name: store }))), 'kind defaults to SecretStore')
+})
+
+t.test('only secretwire creates objects that reference the store or carry its label', async (t) => {
+  t.ok(await api(secretwire).create('ExternalSecret', 'team-a', externalSecret('secretwire-db', readsStore(), managed)), 'secretwire may')
+  await refused(t, api(tenant).create('ExternalSecret', 'team-a', externalSecret('fake', {
+    secretStoreRef: { kind: 'SecretStore', name: 'mine' }, target: { name: 'x' }, data: [{ secretKey: 'p', remoteRef: { key: 'x' } }],
+  }, managed)), 'secretwire-managed-objects', 'a tenant\'s object labelled managed-by=secretwire')
+  await refused(t, api(admin).create('ExternalSecret', 'team-b', externalSecret('admin-read', readsStore())), 'secretwire-store-access',
+    'a cluster admin (system:masters) naming the store')
+})
+
+t.test('secretwire\'s objects: no edit, relabel, repoint or delete by a tenant or an admin', async (t) => {
+  const before = await api(admin).get('ExternalSecret', 'team-a', 'secretwire-db')
+  for (const [who, kc] of [['tenant', tenant], ['admin', admin]] as const) {
+    const as = api(kc)
+    await refused(t, as.merge('ExternalSecret', 'team-a', 'secretwire-db', { spec: { data: [{ secretKey: 'password', remoteRef: { key: 'secretwire-other', property: 'password' } }] } }),
+      managedAndStore, `${who}: repoint remoteRef.key`)
+    await refused(t, as.merge('ExternalSecret', 'team-a', 'secretwire-db', { metadata: { labels: { x: 'y' } } }), managedAndStore, `${who}: add a label`)
+    await refused(t, as.merge('ExternalSecret', 'team-a', 'secretwire-db', { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } }),
+      managedAndStore, `${who}: remove the managed-by label`)
+    await refused(t, as.merge('ExternalSecret', 'team-a', 'secretwire-db', { metadata: { annotations: { 'force-sync': '1' } } }), managedAndStore, `${who}: annotate`)
+    await refused(t, as.remove('ExternalSecret', 'team-a', 'secretwire-db'), 'secretwire-managed-objects', `${who}: delete`)
+  }
+  const after = await api(admin).get('ExternalSecret', 'team-a', 'secretwire-db')
+  t.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, 'the object never changed')
+})
+
+t.test('what controllers do to any object stays open: finalizers', async (t) => {
+  const as = api(admin)
+  await as.merge('ExternalSecret', 'team-a', 'secretwire-db', { metadata: { finalizers: ['example.com/hold'] } })
+  t.same((await as.get('ExternalSecret', 'team-a', 'secretwire-db')).metadata.finalizers, ['example.com/hold'], 'added')
+  await as.merge('ExternalSecret', 'team-a', 'secretwire-db', { metadata: { finalizers: null } })
+  t.equal((await as.get('ExternalSecret', 'team-a', 'secretwire-db')).metadata.finalizers, undefined, 'removed')
+})
+
+t.test('the storage namespace: generators, ExternalSecrets, PushSecrets and stored passwords', async (t) => {
+  const sw = api(secretwire)
+  await sw.create('Password', storage, { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', metadata: { name: 'secretwire-db', labels: managed }, spec: { length: 42 } })
+  await sw.create('PushSecret', storage, {
+    apiVersion: 'external-secrets.io/v1alpha1', kind: 'PushSecret', metadata: { name: 'secretwire-db', labels: managed },
+    spec: { refreshInterval: '0', secretStoreRefs: [storeRef], selector: { generatorRef: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', name: 'secretwire-db' } }, data: [] },
+  })
+  await api(tenant).merge('PushSecret', storage, 'secretwire-db', { metadata: { labels: { x: 'y' } } }).then(
+    () => t.fail('a tenant relabelled the PushSecret'), (e: { code?: number }) => t.equal(e.code, 403, 'a tenant has no rights there at all (RBAC)'))
+  await refused(t, api(admin).merge('PushSecret', storage, 'secretwire-db', { metadata: { labels: { x: 'y' } } }), managedAndStore,
+    'admin: relabel the PushSecret (which would push a new password)')
+  await refused(t, api(admin).remove('Password', storage, 'secretwire-db'), 'secretwire-managed-objects', 'admin: delete the generator')
+
+  const stored = { metadata: { name: 'secretwire-db', labels: { 'reconcile.external-secrets.io/managed': 'true' } }, data: { password: Buffer.from('p4ss').toString('base64') }, immutable: false }
+  await core.createNamespacedSecret({ namespace: storage, body: stored })
+  await refused(t, core.patchNamespacedSecret({ namespace: storage, name: 'secretwire-db', body: { data: { password: Buffer.from('mine').toString('base64') } } },
+    mergeOptions()), 'secretwire-stored-secrets', 'admin: rewrite a stored password')
+  await refused(t, core.deleteNamespacedSecret({ namespace: storage, name: 'secretwire-db' }), 'secretwire-stored-secrets', 'admin: delete a stored password')
+  const labelled = await core.patchNamespacedSecret({ namespace: storage, name: 'secretwire-db', body: { metadata: { annotations: { note: 'x' } } } }, mergeOptions())
+  t.equal(labelled.metadata?.annotations?.note, 'x', 'metadata-only changes stay open (ESO labels its Secrets)')
+  t.equal(Buffer.from(labelled.data!.password!, 'base64').toString(), 'p4ss', 'the password is unchanged')
+  await core.createNamespacedSecret({ namespace: 'team-b', body: { ...stored, metadata: { name: 'secretwire-db' } } })
+  t.ok(await core.deleteNamespacedSecret({ namespace: 'team-b', name: 'secretwire-db' }), 'a Secret of that name elsewhere is not guarded')
+})
+
+t.test('break-glass: members of the group may change and delete, for an incident', async (t) => {
+  const as = api(breakGlass)
+  const bgCore = breakGlass.makeApiClient(CoreV1Api)
+  // RBAC still applies to them: give alice admin rights, as an admin's account has.
+  await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: { metadata: { name: 'alice-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }] },
+  })
+  t.ok(await as.merge('PushSecret', storage, 'secretwire-db', { metadata: { labels: { incident: '42' } } }), 'relabel')
+  t.ok(await as.remove('Password', storage, 'secretwire-db'), 'delete a generator')
+  t.ok(await bgCore.deleteNamespacedSecret({ namespace: storage, name: 'secretwire-db' }), 'delete a stored password')
+  t.ok(await as.create('ExternalSecret', 'team-b', externalSecret('incident-read', readsStore())), 'reference the store')
+})
+
+t.test('a namespace with secretwire\'s objects is deleted whole', async (t) => {
+  await core.createNamespace({ body: { metadata: { name: 'team-c' } } })
+  await api(secretwire).create('ExternalSecret', 'team-c', externalSecret('secretwire-db', readsStore(), managed))
+  await core.deleteNamespace({ name: 'team-c' })
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const gone = await core.readNamespace({ name: 'team-c' }).then(() => false, (e: { code?: number }) => e.code === 404)
+    if (gone) break
+    if (Date.now() > deadline) {
+      const ns = await core.readNamespace({ name: 'team-c' })
+      t.fail(`namespace team-c still there after 60 s: ${JSON.stringify(ns.status?.conditions)}`)
+      return
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  t.pass('the namespace controller deleted the managed ExternalSecret and the namespace went away')
+})
+
+t.test('the identities the policies name are the shipped ones', async (t) => {
+  t.equal(serviceAccountUser(identities.secretwire), 'system:serviceaccount:secretwire:secretwire')
+  const rbacDoc = shipped.find((d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'secretwire') as unknown as
+    { subjects: { name: string, namespace: string }[] } | undefined
+  t.same(rbacDoc?.subjects.map((s) => `${s.namespace}/${s.name}`), ['secretwire/secretwire'], 'deploy/webhook binds its RBAC to that ServiceAccount')
+})
+
+function mergeOptions() {
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+}
