@@ -7,7 +7,8 @@
 //   secretwire-store-access     only secretwire may create or change ESO objects that reference the store
 //   secretwire-managed-objects  objects labelled managed-by=secretwire are secretwire's: nobody else creates,
 //                               changes or deletes them
-//   secretwire-stored-secrets   a stored password is never deleted or rewritten
+//   secretwire-stored-secrets   a stored password is never deleted or rewritten, nor the storage namespace
+//   secretwire-eso-cross-namespace  the ESO features that read Secrets across namespaces are break-glass only
 //
 // Only the break-glass group is exempt (and secretwire's ServiceAccount where it must act); a namespace being
 // deleted can always empty itself.
@@ -34,12 +35,13 @@ export const policyNames = {
   storeAccess: 'secretwire-store-access',
   managedObjects: 'secretwire-managed-objects',
   storedSecrets: 'secretwire-stored-secrets',
+  esoCrossNamespace: 'secretwire-eso-cross-namespace',
 } as const
 
 type Policy = Manifest<V1ValidatingAdmissionPolicy | V1ValidatingAdmissionPolicyBinding>
 
 export function admissionPolicies(s: GuardSettings = defaultGuardSettings): Policy[] {
-  return [...wired(), ...storeAccess(s), ...managedObjects(), ...storedSecrets(s)]
+  return [...wired(), ...storeAccess(s), ...managedObjects(), ...storedSecrets(s), ...esoCrossNamespace()]
 }
 
 const secretwireUser = serviceAccountUser(identities.secretwire)
@@ -204,20 +206,78 @@ function storedSecrets(s: GuardSettings): Policy[] {
   return policy(policyNames.storedSecrets,
     `The stored passwords: Secrets ${namePrefix}NAME in the storage namespace. Deleting one would make ESO generate a\n` +
     'new password for the next consumer, and rewriting one (a second push) would change it: nobody may do either,\n' +
-    'cluster admins included. Metadata-only changes (ESO\'s own labels and annotations) stay open.', {
+    'cluster admins included, nor delete the storage namespace with all of them. Metadata-only changes (ESO\'s own\n' +
+    'labels and annotations) stay open. (For a Namespace, the namespaceSelector matches its own labels.)', {
       failurePolicy: 'Fail',
       matchConstraints: {
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': s.storageNamespace } },
-        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE', 'DELETE'], resources: ['secrets'] }],
+        resourceRules: [
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE', 'DELETE'], resources: ['secrets'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['namespaces'] },
+        ],
       },
-      matchConditions: [{ name: 'stored-password', expression: `request.name.startsWith(${cel(namePrefix)})` }],
+      matchConditions: [{
+        name: 'stored-password',
+        expression: `request.resource.resource == 'namespaces' || request.name.startsWith(${cel(namePrefix)})`,
+      }],
       variables: [{ name: 'dataUnchanged', expression: `request.operation == 'UPDATE' && ${unchanged('data')}` }],
       validations: [{
         expression: `${byBreakGlass} ||\n(request.operation == 'DELETE' && ${namespaceTerminating}) ||\nvariables.dataUnchanged`,
-        messageExpression: `request.operation + ' of Secret ' + request.namespace + '/' + request.name + ' refused: it holds a ` +
-          'password secretwire shares, which must never change once made; deleting or rewriting it would give the ' +
-          `next consumer a different one (members of ${identities.breakGlassGroup} may). (ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
+        messageExpression: `request.operation + ' of ' + (request.resource.resource == 'namespaces'\n` +
+          `  ? 'Namespace ' + request.name + ' refused: it holds the passwords'\n` +
+          `  : 'Secret ' + request.namespace + '/' + request.name + ' refused: it holds a password') +\n` +
+          `' secretwire shares, which must never change once made; deleting or rewriting one would give the next consumer a ` +
+          `different one (members of ${identities.breakGlassGroup} may). (ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
         reason: 'Forbidden',
       }],
+    })
+}
+
+function esoCrossNamespace(): Policy[] {
+  const auth = 'object.spec.provider.beyondtrust.auth'
+  return policy(policyNames.esoCrossNamespace,
+    'ESO\'s controller may read every Secret in the cluster, and two features of ESO (seen in v0.16.2) make it read\n' +
+    'across namespaces for whoever writes the object: a PushSecret\'s selector.secret.selector lists Secrets in every\n' +
+    'namespace (pkg/controllers/pushsecret: the list has no namespace), and a namespaced SecretStore of the\n' +
+    'BeyondTrust provider resolves auth.*.secretRef.namespace unchecked. Either hands stored passwords (and any\n' +
+    'other Secret) to a namespace editor through a store of their own, so only break-glass may use them.', {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [{
+          apiGroups: [esoGroup], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'],
+          resources: ['pushsecrets', 'clusterpushsecrets', 'secretstores'],
+        }],
+      },
+      variables: [
+        {
+          name: 'spec',
+          expression: '!has(object.spec) ? dyn({}) : has(object.spec.pushSecretSpec) ? dyn(object.spec.pushSecretSpec) : dyn(object.spec)',
+        },
+        {
+          name: 'selectsSecretsByLabel',
+          expression: 'has(variables.spec.selector) && has(variables.spec.selector.secret) && has(variables.spec.selector.secret.selector)',
+        },
+        {
+          name: 'beyondTrustElsewhere',
+          expression: `request.resource.resource == 'secretstores' && has(object.spec.provider) && has(object.spec.provider.beyondtrust) &&\n` +
+            `  has(${auth}) && ${auth}.exists(k, has(${auth}[k].secretRef) && has(${auth}[k].secretRef.namespace) &&\n` +
+            `    ${auth}[k].secretRef.namespace != request.namespace)`,
+        },
+      ],
+      validations: [
+        {
+          expression: `!variables.selectsSecretsByLabel || ${byBreakGlass}`,
+          messageExpression: `'a PushSecret may not select Secrets by label (selector.secret.selector): ESO lists them in every ` +
+            `namespace, which would push the Secrets of other namespaces; name the Secret (selector.secret.name). ` +
+            `(ValidatingAdmissionPolicy ${policyNames.esoCrossNamespace})'`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `!variables.beyondTrustElsewhere || ${byBreakGlass}`,
+          messageExpression: `'a SecretStore may not reference Secrets in another namespace (spec.provider.beyondtrust.auth.*.secretRef.namespace): ` +
+            `ESO would read them for it. (ValidatingAdmissionPolicy ${policyNames.esoCrossNamespace})'`,
+          reason: 'Forbidden',
+        },
+      ],
     })
 }

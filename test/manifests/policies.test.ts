@@ -189,6 +189,47 @@ t.test('the storage namespace: generators, ExternalSecrets, PushSecrets and stor
   t.ok(await core.deleteNamespacedSecret({ namespace: 'team-b', name: 'secretwire-db' }), 'a Secret of that name elsewhere is not guarded')
 })
 
+t.test('the ESO features that read Secrets across namespaces are refused to tenants', async (t) => {
+  const as = api(tenant)
+  // ESO v0.16.2 lists the Secrets a PushSecret selects by label in every namespace, and pushes each to the store
+  // named: a store of the tenant's own (a webhook it runs) would receive every stored password.
+  const bySelector = {
+    apiVersion: 'external-secrets.io/v1alpha1', kind: 'PushSecret', metadata: { name: 'grab' },
+    spec: {
+      refreshInterval: '1m', secretStoreRefs: [{ kind: 'SecretStore', name: 'sink' }],
+      selector: { secret: { selector: { matchLabels: { 'reconcile.external-secrets.io/managed': 'true' } } } },
+      data: [{ match: { remoteRef: { remoteKey: 'all' } } }],
+    },
+  }
+  await refused(t, as.create('PushSecret', 'team-a', bySelector), 'secretwire-eso-cross-namespace', 'a PushSecret selecting Secrets by label')
+  const beyondTrust = (namespace?: string) => ({
+    apiVersion: 'external-secrets.io/v1', kind: 'SecretStore', metadata: { name: `bt-${namespace ?? 'own'}` },
+    spec: {
+      provider: {
+        beyondtrust: {
+          server: { apiUrl: 'https://sink.team-a.svc:8443/BeyondTrust/api/public/v3/', verifyCA: false },
+          auth: {
+            clientId: { value: '00000000-0000-0000-0000-000000000000' },
+            clientSecret: { secretRef: { name: 'secretwire-db', key: 'password', ...(namespace && { namespace }) } },
+          },
+        },
+      },
+    },
+  })
+  const co = tenant.makeApiClient(CustomObjectsApi)
+  const stores = { group: 'external-secrets.io', version: 'v1', plural: 'secretstores', namespace: 'team-a' }
+  await refused(t, co.createNamespacedCustomObject({ ...stores, body: beyondTrust(storage) }), 'secretwire-eso-cross-namespace',
+    'a BeyondTrust SecretStore whose credentials are a Secret of the storage namespace')
+  t.ok(await co.createNamespacedCustomObject({ ...stores, body: beyondTrust() }), 'control: one with its own namespace\'s Secret is accepted')
+  t.ok(await as.create('PushSecret', 'team-a', { ...bySelector, metadata: { name: 'by-name' }, spec: { ...bySelector.spec, selector: { secret: { name: 'mine' } } } }),
+    'control: a PushSecret naming its Secret is accepted')
+})
+
+t.test('nobody but break-glass deletes the storage namespace and every stored password with it', async (t) => {
+  await refused(t, core.deleteNamespace({ name: storage }), 'secretwire-stored-secrets', 'admin: delete namespace eso-secret-storage')
+  t.equal((await core.readNamespace({ name: storage })).status?.phase, 'Active', 'still there, not terminating')
+})
+
 t.test('break-glass: members of the group may change and delete, for an incident', async (t) => {
   const as = api(breakGlass)
   const bgCore = breakGlass.makeApiClient(CoreV1Api)
