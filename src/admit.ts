@@ -3,10 +3,10 @@
 import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './admission/review.ts'
 import { deadline } from './deadline.ts'
 import { ensureObjects, type EnsureOutcome } from './ensure.ts'
-import { toStatus } from './errors.ts'
+import { AdmissionError, toStatus } from './errors.ts'
 import { describe } from './eso.ts'
 import type { ObjectStore } from './kube.ts'
-import { plan, type Plan, type PlanSettings } from './plan.ts'
+import { plan, wiringUnchanged, type Plan, type PlanSettings } from './plan.ts'
 
 export interface AdmitDeps {
   readonly settings: PlanSettings & { readonly apiTimeoutMs: number }
@@ -19,6 +19,8 @@ export interface Admission {
   readonly plan?: Plan
   readonly ensured?: EnsureOutcome
   readonly error?: unknown
+  /** A denial secretwire did not give: the UPDATE changed nothing it wires (see `waive`). */
+  readonly waived?: AdmissionError
 }
 
 export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise<Admission> {
@@ -33,8 +35,22 @@ export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise
     const warnings = [...decided.warnings, ...ensureWarnings(ensured)]
     return { response: patched(request.uid, decided.patch, warnings), plan: decided, ensured }
   } catch (error) {
+    if (error instanceof AdmissionError && wiringUnchanged(request)) return waive(request, error, decided)
     return { response: denied(request.uid, toStatus(error)), ...(decided && { plan: decided }), error }
   }
+}
+
+/**
+ * An UPDATE that leaves secretwire's annotations as they were (a scale to zero, a label, a controller's write
+ * during an incident) is admitted even when secretwire would now refuse the object: the policy was tightened, an
+ * object cannot be created right now, the namespace is terminating. Blocking it would only stop people from
+ * operating the workload; new Pods still meet the refusal at their creation. The reason goes back as a warning.
+ */
+function waive(request: AdmissionRequest, error: AdmissionError, decided: Plan | undefined): Admission {
+  const patch = decided?.wire === true ? decided.patch : []
+  const warnings = [...(decided?.wire === true ? decided.warnings : []),
+    `secretwire admitted this update because it does not change the shared secrets this object names, but: ${error.message}`]
+  return { response: patched(request.uid, patch, warnings), ...(decided && { plan: decided }), waived: error }
 }
 
 function ensureWarnings(outcome: EnsureOutcome): string[] {

@@ -61,12 +61,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 }
 
 function logAdmission(log: Logger, request: AdmissionRequest, admission: Admission, durationMs: number): void {
-  const { response, plan, ensured, error } = admission
+  const { response, plan, ensured, error, waived } = admission
   const unexpected = error !== undefined && !(error instanceof AdmissionError)
-  // Info is for what changes the cluster or needs a person: objects created, denials, failures. A routine
-  // patch is at debug, as in controller-runtime: at cluster scale it is a line per Pod, the API server's audit
-  // log records every webhook patch, and secretwire_admissions_total counts them.
-  const level = unexpected ? 'error' : !response.allowed || (ensured?.created.length ?? 0) > 0 ? 'info' : 'debug'
+  // Info is for what changes the cluster or needs a person: objects created, denials, failures; warn for a
+  // denial waived on an update (the workload is drifting from what secretwire would admit). A routine patch is
+  // at debug, as in controller-runtime: at cluster scale it is a line per Pod, the API server's audit log
+  // records every webhook patch, and secretwire_admissions_total counts them.
+  const level = unexpected ? 'error' : waived !== undefined ? 'warn'
+    : !response.allowed || (ensured?.created.length ?? 0) > 0 ? 'info' : 'debug'
   if (!log.isLevelEnabled(level)) return
   const metadata = (request.object?.metadata ?? {}) as { name?: string, generateName?: string }
   const entry = {
@@ -78,12 +80,13 @@ function logAdmission(log: Logger, request: AdmissionRequest, admission: Admissi
     dryRun: request.dryRun === true,
     allowed: response.allowed,
     ...(response.status && { code: response.status.code, reason: response.status.message }),
+    ...(waived && { waived: { code: waived.code, reason: waived.message } }),
     ...(plan?.wire && { sharedSecrets: plan.sharedSecrets, patched: plan.patch.length > 0 }),
     ...(ensured && { created: ensured.created.length }),
     durationMs: Math.round(durationMs * 100) / 100,
     ...(unexpected && { err: error }),
   }
-  const message = unexpected ? 'admission failed unexpectedly'
+  const message = unexpected ? 'admission failed unexpectedly' : waived !== undefined ? 'admitted despite a denial: the update changes no shared secret'
     : !response.allowed ? 'denied' : response.patch === undefined ? 'admitted unchanged' : 'admitted'
   log[level](entry, message)
 }

@@ -7,7 +7,8 @@
 // admissions create it exactly once.
 import { CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import type { Deadline } from './deadline.ts'
+import { withinDeadline, type Deadline } from './deadline.ts'
+import { apiTimedOut } from './errors.ts'
 import { managedBy } from './contract.ts'
 import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from './eso.ts'
 import type { ObjectStore, StoredObject } from './kube.ts'
@@ -30,7 +31,8 @@ export class CachedStore implements ObjectStore {
   get(ref: ObjectRef, deadline: Deadline): Promise<StoredObject | undefined> {
     const cached = this.known.lookup(ref)
     if (cached !== undefined) return Promise.resolve(cached)
-    return this.once(this.reads, key(ref), () => this.store.get(ref, deadline)) ?? this.reads.get(key(ref))!
+    return this.once(this.reads, key(ref), () => this.store.get(ref, deadline)) ??
+      joined(this.reads.get(key(ref))!, deadline, `reading ${describe(ref)}`)
   }
 
   /** Only the caller whose request created the object hears 'created'; the ones that joined it hear 'exists'. */
@@ -41,7 +43,7 @@ export class CachedStore implements ObjectStore {
       if (result === 'created') this.known.remember(object)
       return result
     })
-    return mine ?? this.creates.get(key(object))!.then(() => 'exists' as const)
+    return mine ?? joined(this.creates.get(key(object))!.then(() => 'exists' as const), deadline, `creating ${describe(object)}`)
   }
 
   /** Starts `call` unless one for `id` is in flight; returns its promise, or undefined when joining another's. */
@@ -51,6 +53,14 @@ export class CachedStore implements ObjectStore {
     inflight.set(id, promise)
     return promise
   }
+}
+
+/**
+ * A joiner waits on another admission's request, which runs under that admission's deadline: it gives up at its
+ * own deadline all the same, with the answer it would have had from its own request.
+ */
+function joined<T>(shared: Promise<T>, deadline: Deadline, doing: string): Promise<T> {
+  return withinDeadline(shared, deadline, () => apiTimedOut(doing))
 }
 
 export interface Informers extends KnownObjects {

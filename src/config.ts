@@ -1,7 +1,7 @@
 // Settings, read once at start into one frozen object; nothing else reads process.env. Every setting, its
 // default and its doc are declared in contract.ts.
 import { readFileSync } from 'node:fs'
-import { removedSettings, settings, type InjectMode, type Strategy } from './contract.ts'
+import { admissionHeadroomMs, removedSettings, settings, webhookTimeoutSeconds, type InjectMode, type Strategy } from './contract.ts'
 import { ConfigError } from './errors.ts'
 import { isDnsLabel, isDnsSubdomain } from './names.ts'
 import { openPolicy, parsePolicy, PolicyHolder } from './policy.ts'
@@ -74,7 +74,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     inject: oneOf<InjectMode>(settings.inject, ['templates', 'pods']),
     policy,
     policyFile: policyFile === '' ? undefined : policyFile,
-    apiTimeoutMs: integer(settings.apiTimeoutMs, 100, 30_000),
+    // Past the webhook's timeout the API server stops waiting and admits the object unwired (failurePolicy Ignore).
+    apiTimeoutMs: integer(settings.apiTimeoutMs, 100, webhookTimeoutSeconds * 1000 - admissionHeadroomMs),
     shutdownDelayMs: integer(settings.shutdownDelayMs, 0, 120_000),
     logLevel: oneOf(settings.logLevel, logLevels),
   })

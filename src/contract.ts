@@ -48,6 +48,14 @@ export const limits = {
   concurrentApiCalls: 8,
 } as const
 
+/**
+ * How long the API server waits for secretwire's answer (the webhook configuration's timeoutSeconds). Past it,
+ * failurePolicy Ignore admits the object unwired, so SECRETWIRE_API_TIMEOUT_MS must leave room under it.
+ */
+export const webhookTimeoutSeconds = 5
+/** What an admission needs besides its API calls (decode, plan, answer), kept free under the webhook timeout. */
+export const admissionHeadroomMs = 1000
+
 /** Who may change what secretwire guards (see the admission policies in deploy/webhook). */
 export const identities = {
   /** secretwire's ServiceAccount, as deploy/webhook creates it: the only identity that may reach the store. */
@@ -142,7 +150,7 @@ export const settings = {
   },
   apiTimeoutMs: {
     env: 'SECRETWIRE_API_TIMEOUT_MS', default: '3000',
-    doc: 'Budget for the Kubernetes API calls of one admission; past it the admission is denied. Keep it under the webhook timeout.',
+    doc: 'Budget for the Kubernetes API calls of one admission; past it the admission is denied. At most 4000: a second under the webhook\'s 5 s timeout.',
   },
   shutdownDelayMs: {
     env: 'SECRETWIRE_SHUTDOWN_DELAY_MS', default: '5000',

@@ -16,3 +16,17 @@ class LazyDeadline implements Deadline {
     return this.made
   }
 }
+
+/**
+ * `promise`, or `timedOut()`'s error once the deadline passes, whichever comes first: for a caller that joins
+ * someone else's request, whose own deadline may be later (or earlier) than that request's.
+ */
+export function withinDeadline<T>(promise: Promise<T>, d: Deadline, timedOut: () => Error): Promise<T> {
+  const { signal } = d
+  if (signal.aborted) return Promise.reject(timedOut())
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(timedOut())
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}

@@ -98,6 +98,11 @@ export class KubernetesFailure extends AdmissionError {
   }
 }
 
+/** The admission's time for API calls ran out while `doing` (reading ..., creating ...). */
+export function apiTimedOut(doing: string): KubernetesFailure {
+  return new KubernetesFailure(504, 'Timeout', `the Kubernetes API did not answer in time while ${doing}`)
+}
+
 /** A setting or policy file that cannot be used: secretwire refuses to start. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'

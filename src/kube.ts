@@ -3,7 +3,7 @@
 // KubernetesFailure that says what was attempted and why it failed.
 import { ApiException, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node'
 import type { Deadline } from './deadline.ts'
-import { ConfigError, KubernetesFailure } from './errors.ts'
+import { apiTimedOut, ConfigError, KubernetesFailure } from './errors.ts'
 import { describe, resources, type ManagedObject, type ObjectRef } from './eso.ts'
 
 /** What ensure needs of a stored object: its labels, to tell secretwire's objects from anyone else's. */
@@ -105,9 +105,7 @@ function missingResource(s: ApiStatus): boolean {
 }
 
 function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFailure {
-  if (signal.aborted) {
-    return new KubernetesFailure(504, 'Timeout', `the Kubernetes API did not answer in time while ${doing}`)
-  }
+  if (signal.aborted) return apiTimedOut(doing)
   if (err instanceof ApiException) {
     const s = status(err)
     const message = s.message ?? `HTTP ${err.code}`

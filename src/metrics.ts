@@ -27,7 +27,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry })
   const admissions = new Counter({
     name: 'secretwire_admissions_total',
-    help: 'Admission requests answered, by kind, operation and outcome (allowed, patched, denied, error).',
+    help: 'Admission requests answered, by kind, operation and outcome (allowed, patched, denied, error; waived: an update that changed no secretwire annotation, admitted despite a denial).',
     labelNames: ['kind', 'operation', 'outcome'] as const,
     registers: [registry],
   })
@@ -107,10 +107,10 @@ export function createMetrics(): Metrics {
     registry,
     recordAdmission(request, admission, seconds) {
       const kind = workloadKind(request.kind.group, request.kind.kind)?.kind ?? 'other'
-      const { response, ensured, error } = admission
+      const { response, ensured, error, waived } = admission
       const outcome = error !== undefined && !(error instanceof AdmissionError)
         ? 'error'
-        : !response.allowed ? 'denied' : response.patch !== undefined ? 'patched' : 'allowed'
+        : !response.allowed ? 'denied' : waived !== undefined ? 'waived' : response.patch !== undefined ? 'patched' : 'allowed'
       // Label sets are few and closed; looking up prom-client's child by our own key skips its per-call hashing.
       const key = `${kind} ${request.operation} ${outcome}`
       let series = perLabels.get(key)
@@ -121,7 +121,8 @@ export function createMetrics(): Metrics {
       series.count.inc()
       series.duration.observe(seconds)
       for (const o of ensured?.created ?? []) creates.inc({ kind: o.kind })
-      if (error instanceof KubernetesFailure || error instanceof ObjectInTheWay) ensureErrors.inc({ reason: error.reason })
+      const failed = error ?? waived
+      if (failed instanceof KubernetesFailure || failed instanceof ObjectInTheWay) ensureErrors.inc({ reason: failed.reason })
     },
     recordCertificate(certPem) {
       certExpiry.set(Math.floor(new Date(new X509Certificate(certPem).validTo).getTime() / 1000))

@@ -46,12 +46,23 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
   }
   const object = request.object
   if (!isObject(object)) throw new InvalidObject(`the AdmissionReview carries no object to ${request.operation}`)
+  const metadata = child(object, 'metadata')
 
-  let template: Json | undefined = object
-  for (const key of workload.templatePath) template = child(template, key)
-  const sources = [child(object, 'metadata')?.annotations, child(template, 'metadata')?.annotations]
-  const wiring = readWiring(workload.templatePath.length === 0 ? sources.slice(0, 1) : sources)
+  // What controllers do to an object after its admission is theirs: secretwire neither blocks nor changes it.
+  if (metadata?.deletionTimestamp != null) return { wire: false, reason: `${workload.kind} is being deleted` }
+  const owner = workload.kind === 'Pod' ? undefined : controllerOf(metadata)
+  if (request.operation === 'UPDATE') {
+    // Any change to a Job's pod template is refused by the API server: its Pods are wired when created.
+    if (workload.templateImmutable === true) return { wire: false, reason: `a ${workload.kind}'s pod template cannot change after creation` }
+    // A ReplicaSet of a Deployment, a Job of a CronJob: a template changed here no longer matches the owner's, and
+    // the owner's controller would make another copy, and another. Its owner carries the wiring, its Pods too.
+    if (owner !== undefined) return { wire: false, reason: `controlled by ${owner}, which carries the wiring` }
+  }
+
+  const template = templateOf(workload, object)
+  const wiring = readWiring(annotationSources(workload, object))
   if (wiring === undefined) return { wire: false, reason: 'not annotated' }
+  if (settings.inject === 'pods' && workload.templatePath.length > 0) annotationsOnTemplate(workload, metadata, template)
 
   const namespace = request.namespace || (child(object, 'metadata')?.namespace as string | undefined)
   if (namespace === undefined || namespace === '') throw new InvalidObject(`${workload.kind} has no namespace`)
@@ -66,9 +77,10 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
 
   // Computed even when templates are left alone (inject=pods): a workload whose Pods would be denied is denied now.
   const patch = envPatch(workload, template, wiring)
-  const injectHere = workload.kind === 'Pod' || settings.inject === 'templates'
+  // A controlled workload's template is its owner's copy (see above): left alone, its Pods are wired at creation.
+  const injectHere = workload.kind === 'Pod' || (settings.inject === 'templates' && owner === undefined)
   const warnings = [...wiring.warnings]
-  if (!injectHere && patch.length > 0) {
+  if (!injectHere && owner === undefined && patch.length > 0) {
     warnings.push(`SECRETWIRE_INJECT=pods: this ${workload.kind}'s pod template is left as is; ` +
       `${wiring.entries.map((e) => e.envVar).join(', ')} are added to its Pods when they are created`)
   }
@@ -90,6 +102,54 @@ function objectsToEnsure(sharedSecrets: readonly string[], namespace: string, se
     ...sharedSecrets.flatMap((name) => storageObjects(name, policy.forSecret(name).password, settings)),
     ...sharedSecrets.map((name) => consumerExternalSecret(name, namespace, settings)),
   ])
+}
+
+function templateOf(workload: WorkloadKind, object: Json): Json | undefined {
+  let template: Json | undefined = object
+  for (const key of workload.templatePath) template = child(template, key)
+  return template
+}
+
+/** The annotations that count: a Pod's own; a workload's own and its pod template's. */
+function annotationSources(workload: WorkloadKind, object: Json): unknown[] {
+  const own = child(object, 'metadata')?.annotations
+  return workload.templatePath.length === 0 ? [own] : [own, child(templateOf(workload, object), 'metadata')?.annotations]
+}
+
+/** "Deployment web" for an object with a controller owner reference. */
+function controllerOf(metadata: Json | undefined): string | undefined {
+  const refs = metadata?.ownerReferences
+  const ref = Array.isArray(refs) ? refs.find((r: unknown) => isObject(r) && r.controller === true) as Json | undefined : undefined
+  return ref === undefined ? undefined : `${String(ref.kind)} ${String(ref.name)}`
+}
+
+/**
+ * With SECRETWIRE_INJECT=pods the Pods are wired from their own annotations, and a Pod inherits only its
+ * template's: an annotation on the workload alone would wire nothing. Refused, saying where it belongs.
+ */
+function annotationsOnTemplate(workload: WorkloadKind, metadata: Json | undefined, template: Json | undefined): void {
+  const own = child(metadata, 'annotations') ?? {}
+  const onTemplate = child(child(template, 'metadata'), 'annotations') ?? {}
+  for (const a of [annotations.sharedSecret, annotations.containers]) {
+    const key = annotationKey(a)
+    if (typeof own[key] === 'string' && own[key] !== onTemplate[key]) {
+      throw new InvalidAnnotation(key, own[key], `with SECRETWIRE_INJECT=pods it must be on the pod template: Pods are wired ` +
+        `from their own annotations and inherit only spec.${workload.templatePath.slice(1).join('.')}.metadata's; move it there`)
+    }
+  }
+}
+
+/**
+ * True for an UPDATE that leaves every secretwire annotation as it was: such an update (a scale, a label, a
+ * controller's write) must never be refused by secretwire, whatever has changed since the object was wired.
+ */
+export function wiringUnchanged(request: AdmissionRequest): boolean {
+  const workload = workloadKind(request.kind.group, request.kind.kind)
+  const { object, oldObject } = request
+  if (request.operation !== 'UPDATE' || workload === undefined || !isObject(object) || !isObject(oldObject)) return false
+  const values = (o: Json) => JSON.stringify(annotationSources(workload, o).map((a) => [annotations.sharedSecret, annotations.containers]
+    .map((k) => isObject(a) ? a[annotationKey(k)] : undefined)))
+  return values(object) === values(oldObject)
 }
 
 interface Container {

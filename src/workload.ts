@@ -8,6 +8,8 @@ export interface WorkloadKind {
   /** Path from the object to the {metadata, spec} holding the pod's annotations and containers. */
   readonly templatePath: readonly string[]
   readonly operations: readonly string[]
+  /** The API server refuses any change to the pod template after creation (a Job's): only CREATE can wire it. */
+  readonly templateImmutable?: boolean
 }
 
 const workloadOps = ['CREATE', 'UPDATE'] as const
@@ -20,7 +22,7 @@ export const workloadKinds: readonly WorkloadKind[] = [
   { group: 'apps', kind: 'StatefulSet', resource: 'statefulsets', templatePath: template, operations: workloadOps },
   { group: 'apps', kind: 'DaemonSet', resource: 'daemonsets', templatePath: template, operations: workloadOps },
   { group: 'apps', kind: 'ReplicaSet', resource: 'replicasets', templatePath: template, operations: workloadOps },
-  { group: 'batch', kind: 'Job', resource: 'jobs', templatePath: template, operations: workloadOps },
+  { group: 'batch', kind: 'Job', resource: 'jobs', templatePath: template, operations: workloadOps, templateImmutable: true },
   { group: 'batch', kind: 'CronJob', resource: 'cronjobs', templatePath: ['spec', 'jobTemplate', 'spec', 'template'], operations: workloadOps },
 ]
 

@@ -106,3 +106,23 @@ t.test('foreign objects are not cached, and still found in the way', async (t) =
   await t.rejects(ensureObjects(objects('theirs'), store, { dryRun: false, deadline: signal() }), ObjectInTheWay)
   t.same(await inventory(kc, storage), [`PushSecret ${storage}/secretwire-theirs`], 'and nothing else was created')
 })
+
+t.test('a caller that joins another admission\'s request keeps its own deadline', async (t) => {
+  // Fault injected beside the real tests above: a first request that hangs (as a paused API server would), so
+  // the joiner's own deadline is what must end its wait. A stub, because the shared API server cannot be paused.
+  const object = consumerExternalSecret('slow', 'apps', { storageNamespace: 'vault', clusterSecretStore: 'css', strategy: 'generate' })
+  let release: (v: undefined) => void = () => undefined
+  const hanging: ObjectStore = {
+    get: () => new Promise((r) => { release = r }),
+    create: () => new Promise(() => undefined),
+  }
+  const store = new CachedStore({ lookup: () => undefined, remember: () => undefined }, hanging)
+  const first = store.get(object, deadline(30_000))
+  // The first request never answers until released: only the joiner's own deadline can end its wait.
+  await t.rejects(store.get(object, deadline(200)), { code: 504, message: 'the Kubernetes API did not answer in time while reading ExternalSecret apps/secretwire-slow' },
+    'the joiner gives up at its own deadline')
+  release(undefined)
+  t.equal(await first, undefined, 'the first caller still gets its answer')
+  void store.create(object, deadline(30_000))
+  await t.rejects(store.create(object, deadline(100)), { code: 504, message: /while creating ExternalSecret apps\/secretwire-slow$/ })
+})

@@ -38,7 +38,9 @@ t.test('bad settings stop secretwire with a message naming the variable', async 
     [{ SECRETWIRE_ANNOTATION_PREFIX: 'wire.example.com' }, /^SECRETWIRE_ANNOTATION_PREFIX is no longer supported: the annotation prefix is fixed to secretwire\.io: .*; unset it$/],
     [{ SECRETWIRE_ANNOTATION_PREFIX: 'secretwire.io' }, /^SECRETWIRE_ANNOTATION_PREFIX is no longer supported/],
     [{ SECRETWIRE_STORAGE_NAMESPACE: 'a.b' }, /must be a namespace name/],
-    [{ SECRETWIRE_API_TIMEOUT_MS: '50' }, /from 100 to 30000/],
+    [{ SECRETWIRE_API_TIMEOUT_MS: '50' }, /from 100 to 4000/],
+    // The webhook's timeoutSeconds is 5: a budget past it would let the API server give up first, admitting unwired.
+    [{ SECRETWIRE_API_TIMEOUT_MS: '5000' }, /^SECRETWIRE_API_TIMEOUT_MS="5000": must be an integer from 100 to 4000$/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud"/],
     [{ SECRETWIRE_CONFIG: '/missing.yaml' }, /^SECRETWIRE_CONFIG=\/missing\.yaml: cannot read: ENOENT/],
   ]

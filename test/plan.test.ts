@@ -1,7 +1,7 @@
 import jsonpatch from 'fast-json-patch'
 import t from 'tap'
 import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from '../src/errors.ts'
-import { plan, type Plan } from '../src/plan.ts'
+import { plan, wiringUnchanged, type Plan } from '../src/plan.ts'
 import { parsePolicy } from '../src/policy.ts'
 import { annotated, pod, request, settings, workload, workloadKinds, type Manifest } from './helpers/objects.ts'
 
@@ -70,13 +70,13 @@ t.test('an env var secretwire already set, anywhere in the list, is left as is',
   t.same(wired(plan(request(object), defaults)).patch, [])
 })
 
-t.test('every workload kind: the pod template is wired', async (t) => {
+t.test('every workload kind: the pod template is wired (a Job only at creation: see below)', async (t) => {
   const paths: Record<string, string> = {
     Deployment: '/spec/template/spec', StatefulSet: '/spec/template/spec', DaemonSet: '/spec/template/spec',
     ReplicaSet: '/spec/template/spec', Job: '/spec/template/spec', CronJob: '/spec/jobTemplate/spec/template/spec',
   }
   for (const kind of workloadKinds) {
-    for (const operation of ['CREATE', 'UPDATE'] as const) {
+    for (const operation of kind === 'Job' ? ['CREATE'] as const : ['CREATE', 'UPDATE'] as const) {
       const p = wired(plan(request(workload(kind, { annotations: annotated('a') }), { operation }), defaults))
       t.same(p.patch, [{ op: 'add', path: `${paths[kind]}/containers/0/env`, value: [ref('a', 'A')] }], `${kind} ${operation}`)
     }
@@ -256,4 +256,62 @@ t.test('a policy shapes the generator per shared secret', async (t) => {
   const spec = (name: string) => wired(plan(request(pod({ annotations: annotated(name) })), s)).ensure[0]!.spec
   t.same(spec('short'), { length: 16, digits: 2, symbols: 0, symbolCharacters: '-_$@', noUpper: false, allowRepeat: true })
   t.match(spec('other'), { length: 30, digits: 5 })
+})
+
+// What the controllers do after admission (issue 12): they must neither be blocked nor have their copies changed.
+const owned = (m: Manifest, kind: string, name: string): Manifest =>
+  ({ ...m, metadata: { ...m.metadata, ownerReferences: [{ apiVersion: 'apps/v1', kind, name, uid: 'u1', controller: true }] } })
+const update = (object: Manifest, oldObject: Manifest = object) =>
+  ({ ...request(object, { operation: 'UPDATE' }), oldObject: oldObject as unknown as Record<string, unknown> })
+
+t.test('a workload with a controller owner: ensured at creation, its template never patched', async (t) => {
+  const rs = owned(workload('ReplicaSet', { annotations: annotated('a') }), 'Deployment', 'web')
+  const created = wired(plan(request(rs), defaults))
+  t.same(created.patch, [], 'CREATE: the template stays the owner\'s copy')
+  t.equal(created.ensure.length, 3, 'CREATE: the objects its Pods need are ensured')
+  t.same(created.warnings, [])
+  t.same(plan(update(rs), defaults), { wire: false, reason: 'controlled by Deployment web, which carries the wiring' }, 'UPDATE: untouched')
+  const job = owned(workload('Job', { annotations: annotated('a') }), 'CronJob', 'nightly')
+  t.same(wired(plan(request(job), defaults)).patch, [])
+  const ownedPod = owned(pod({ annotations: annotated('a') }), 'ReplicaSet', 'web-1')
+  t.equal(wired(plan(request(ownedPod), defaults)).patch.length, 1, 'a Pod is wired whoever owns it')
+  const notController = { ...rs, metadata: { ...rs.metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: 'u', controller: false }] } }
+  t.equal(wired(plan(request(notController), defaults)).patch.length, 1, 'an owner that is not the controller does not count')
+})
+
+t.test('a Job\'s template cannot change after creation: its UPDATEs are never patched', async (t) => {
+  const job = workload('Job', { annotations: annotated('a') })
+  t.equal(wired(plan(request(job), defaults)).patch.length, 1, 'CREATE: wired')
+  t.same(plan(update(job), defaults), { wire: false, reason: 'a Job\'s pod template cannot change after creation' })
+})
+
+t.test('an object being deleted is left alone', async (t) => {
+  const deleting = workload('Deployment', { annotations: annotated('Bad_Name') })
+  deleting.metadata.deletionTimestamp = new Date()
+  t.same(plan(update(deleting), defaults), { wire: false, reason: 'Deployment is being deleted' }, 'even with a bad annotation')
+})
+
+t.test('inject=pods: annotations on the workload alone would wire nothing, so they are refused saying where they go', async (t) => {
+  const s = settings({ SECRETWIRE_INJECT: 'pods' })
+  t.throws(() => plan(request(workload('Deployment', { ownAnnotations: annotated('a') })), s), {
+    code: 400,
+    message: 'annotation secretwire.io/shared-secret: "a": with SECRETWIRE_INJECT=pods it must be on the pod template: Pods are ' +
+      'wired from their own annotations and inherit only spec.template.metadata\'s; move it there',
+  })
+  t.throws(() => plan(request(workload('CronJob', { annotations: annotated('a'), ownAnnotations: annotated('a', 'web') })), s),
+    { code: 400, message: /^annotation secretwire\.io\/containers: "web": .* inherit only spec\.jobTemplate\.spec\.template\.metadata's/ })
+  t.ok(wired(plan(request(workload('Deployment', { annotations: annotated('a'), ownAnnotations: annotated('a') })), s)),
+    'the same annotation on both is fine')
+  t.ok(wired(plan(request(workload('Deployment', { ownAnnotations: annotated('a') })), defaults)), 'templates mode wires it')
+})
+
+t.test('wiringUnchanged: an UPDATE that leaves every secretwire annotation as it was', async (t) => {
+  const before = workload('Deployment', { annotations: annotated('a') })
+  t.ok(wiringUnchanged(update({ ...before, metadata: { ...before.metadata, labels: { x: 'y' } } }, before)), 'a label')
+  t.ok(wiringUnchanged(update({ ...before, spec: { ...before.spec, replicas: 0 } }, before)), 'replicas: 0')
+  t.notOk(wiringUnchanged(update(workload('Deployment', { annotations: annotated('a, b') }), before)), 'another NAME')
+  t.notOk(wiringUnchanged(update(workload('Deployment', { annotations: annotated('a', 'app') }), before)), 'another containers annotation')
+  t.notOk(wiringUnchanged(update(workload('Deployment', { annotations: annotated('a'), ownAnnotations: annotated('a') }), before)), 'moved onto the workload too')
+  t.notOk(wiringUnchanged(request(before)), 'a CREATE')
+  t.notOk(wiringUnchanged({ ...request(before, { operation: 'UPDATE' }) }), 'no oldObject')
 })

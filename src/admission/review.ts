@@ -24,6 +24,8 @@ export const AdmissionRequestSchema = Type.Object({
   namespace: Type.Optional(Type.String()),
   name: Type.Optional(Type.String()),
   object: Type.Optional(Type.Union([AnyObject, Type.Null()])),
+  /** The object as stored before an UPDATE (null or absent otherwise). */
+  oldObject: Type.Optional(Type.Union([AnyObject, Type.Null()])),
   /** True for `kubectl --dry-run=server` and `kubectl diff`: nothing may be created. */
   dryRun: Type.Optional(Type.Boolean()),
 })

@@ -2,13 +2,10 @@
 // (workload.ts), the namespaces it never wires, and a matchConditions expression on the annotation key, so the
 // API server sends secretwire only objects that carry it.
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node'
-import { annotationKey, annotations, excludedNamespaces, identities } from '../contract.ts'
+import { annotationKey, annotations, excludedNamespaces, identities, webhookTimeoutSeconds } from '../contract.ts'
 import { workloadKinds } from '../workload.ts'
 import { cel } from './cel.ts'
 import type { Manifest } from './yaml.ts'
-
-/** Below which the webhook's own timeout must stay; the admission's API budget must fit under it (config.ts). */
-export const webhookTimeoutSeconds = 5
 
 export function webhookConfiguration(): Manifest<V1MutatingWebhookConfiguration> {
   // One rule per API group and set of operations, in the order workload.ts lists the kinds.

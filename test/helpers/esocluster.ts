@@ -2,10 +2,9 @@
 // with its chart's RBAC) and the seed's ClusterSecretStore installed from deploy/eso: the ground for end-to-end
 // tests.
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
 import type { Test } from 'tap'
-import { buildControlPlane, startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
+import { kubectlPath, startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
 import { esoSidecar, startEso } from '../../tools/local/eso.ts'
 import { installStore, untilStoreReady } from '../../tools/local/store.ts'
 
@@ -24,7 +23,7 @@ export async function esoCluster(t: Test, opts: { storeWrites?: boolean } = {}):
   t.teardown(() => cp.stop())
   const kc = cp.kubeConfig()
   await startEso(cp)
-  await installStore(kc, cp.info, join(await buildControlPlane(), 'kubectl'), { strategy: opts.storeWrites === true ? 'push' : 'generate' })
+  await installStore(kc, cp.info, await kubectlPath(), { strategy: opts.storeWrites === true ? 'push' : 'generate' })
   await untilStoreReady(kc)
   const core = kc.makeApiClient(CoreV1Api)
   const cluster: EsoCluster = {

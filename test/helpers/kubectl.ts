@@ -1,14 +1,13 @@
 // The kubectl built with the control plane (kustomize included), run against a given kubeconfig.
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
-import { buildControlPlane } from '../../tools/local/controlplane.ts'
+import { kubectlPath } from '../../tools/local/controlplane.ts'
 
 export interface Kubectl {
   (args: readonly string[], input?: string): { status: number | null, stdout: string, stderr: string }
 }
 
 export async function kubectl(kubeconfig: string): Promise<Kubectl> {
-  const bin = join(await buildControlPlane(), 'kubectl')
+  const bin = await kubectlPath()
   return (args, input) => {
     const res = spawnSync(bin, ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' })
     return { status: res.status, stdout: res.stdout, stderr: res.stderr }

@@ -51,29 +51,70 @@ export interface ControlPlane {
   stop(): Promise<void>
 }
 
-/** Builds (or reuses) the Go binaries: etcd, kube-apiserver, kubectl and the launcher. */
+/**
+ * The Kubernetes versions the control plane runs: the newest the module proxy serves (tools/controlplane/go.mod)
+ * and the oldest minor still supported upstream (go.1.35.mod: the same commands built against it with
+ * `go build -modfile`). SECRETWIRE_KUBERNETES selects one for a test run or the demo; default the newest.
+ */
+export const kubernetesMinors = { '1.37': 'go.mod', '1.35': 'go.1.35.mod' } as const
+export type KubernetesMinor = keyof typeof kubernetesMinors
+
+export function selectedKubernetes(env: NodeJS.ProcessEnv = process.env): KubernetesMinor {
+  const wanted = env.SECRETWIRE_KUBERNETES ?? '1.37'
+  if (!(wanted in kubernetesMinors)) {
+    throw new Error(`SECRETWIRE_KUBERNETES=${wanted}: must be one of ${Object.keys(kubernetesMinors).join(', ')}`)
+  }
+  return wanted as KubernetesMinor
+}
+
+/** Builds (or reuses) the launcher, etcd, and the newest Kubernetes: kube-apiserver, controller manager, scheduler, kubelet, kubectl. */
 export async function buildControlPlane(): Promise<string> {
-  const goMod = await readFile(join(moduleDir, 'go.mod'), 'utf8')
-  const k8s = /^\s*k8s\.io\/kubernetes v(\d+)\.(\d+)\.(\S+)/m.exec(goMod)
-  if (k8s === null) throw new Error('tools/controlplane/go.mod does not require k8s.io/kubernetes')
-  const [, major, minor] = k8s
-  // Without these the binaries report v0.0.0-master.
-  const ldflags = [
-    `-X k8s.io/component-base/version.gitVersion=v${major}.${minor}.${k8s[3]}`,
-    `-X k8s.io/component-base/version.gitMajor=${major}`,
-    `-X k8s.io/component-base/version.gitMinor=${minor}`,
-  ].join(' ')
   return buildGo({
     name: 'controlplane',
     moduleDir,
     packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager', './cmd/kube-scheduler', './cmd/kubelet'],
-    ldflags,
+    ldflags: await versionLdflags('go.mod'),
   })
 }
 
-export async function startControlPlane(opts: { sidecars?: readonly Sidecar[] } = {}): Promise<ControlPlane> {
-  const [binDir, crds] = await Promise.all([buildControlPlane(), crdFiles()])
+/** The directory holding kube-apiserver, kube-controller-manager, kube-scheduler and kubectl of that version. */
+export async function buildKubernetes(minor: KubernetesMinor = selectedKubernetes()): Promise<string> {
+  const modfile = kubernetesMinors[minor]
+  if (modfile === 'go.mod') return buildControlPlane()
+  return buildGo({
+    name: `kubernetes-${minor}`,
+    moduleDir,
+    modfile,
+    packages: ['./cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager', './cmd/kube-scheduler'],
+    ldflags: await versionLdflags(modfile),
+  })
+}
+
+/** The kubectl matching the selected Kubernetes (kubectl supports one minor of skew, not two). */
+export async function kubectlPath(): Promise<string> {
+  return join(await buildKubernetes(), 'kubectl')
+}
+
+/** Without these the binaries report v0.0.0-master. */
+async function versionLdflags(modfile: string): Promise<string> {
+  const text = await readFile(join(moduleDir, modfile), 'utf8')
+  const k8s = /^\s*k8s\.io\/kubernetes v(\d+)\.(\d+)\.(\S+)/m.exec(text)
+  if (k8s === null) throw new Error(`tools/controlplane/${modfile} does not require k8s.io/kubernetes`)
+  const [, major, minor, patch] = k8s
+  return [
+    `-X k8s.io/component-base/version.gitVersion=v${major}.${minor}.${patch}`,
+    `-X k8s.io/component-base/version.gitMajor=${major}`,
+    `-X k8s.io/component-base/version.gitMinor=${minor}`,
+  ].join(' ')
+}
+
+export async function startControlPlane(opts: { sidecars?: readonly Sidecar[], kubernetes?: KubernetesMinor } = {}): Promise<ControlPlane> {
+  const kubernetes = opts.kubernetes ?? selectedKubernetes()
+  // Sequential: two `go build`s at once would only share the same two cores.
+  const binDir = await buildControlPlane()
+  const [kubeDir, crds] = await Promise.all([buildKubernetes(kubernetes), crdFiles()])
   const args = [
+    ...(kubeDir === binDir ? [] : ['--kube-bin-dir', kubeDir]),
     ...crds.flatMap((crd) => ['--crd', crd]),
     ...(opts.sidecars ?? []).flatMap((s) => [
       '--sidecar', `${s.name}=${s.path}`,

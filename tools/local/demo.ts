@@ -13,7 +13,7 @@ import { parseAllDocuments, stringify } from 'yaml'
 import { managedBy } from '../../src/contract.ts'
 import { resources } from '../../src/eso.ts'
 import { selfSigned } from '../../src/tls.ts'
-import { buildControlPlane, startControlPlane } from './controlplane.ts'
+import { kubectlPath, startControlPlane } from './controlplane.ts'
 import { esoSidecar, startEso } from './eso.ts'
 import { serviceAccountKubeConfig } from './identity.ts'
 import { freePort } from './net.ts'
@@ -25,9 +25,9 @@ const started = Date.now()
 const say = (line: string) => process.stdout.write(`[demo ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`)
 
 say('building (first run: the control plane and ESO compile from Go modules, many minutes) and starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and ESO')
-const [binDir, eso] = await Promise.all([buildControlPlane(), esoSidecar()])
+const eso = await esoSidecar()
 const cp = await startControlPlane({ sidecars: [eso] })
-const kubectl = join(binDir, 'kubectl')
+const kubectl = await kubectlPath()
 const kc = cp.kubeConfig()
 const run = (args: string[], input?: string) => {
   const res = spawnSync(kubectl, ['--kubeconfig', cp.info.kubeconfig, ...args], { input, encoding: 'utf8' })

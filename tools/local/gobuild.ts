@@ -18,6 +18,8 @@ export interface GoBuild {
   /** Packages to build, relative to the module: './cmd/etcd'. */
   readonly packages: readonly string[]
   readonly ldflags?: string
+  /** Another module file than go.mod (`go build -modfile`): the same commands built against other versions. */
+  readonly modfile?: string
   /** Extra environment for `go build`. */
   readonly env?: Readonly<Record<string, string>>
 }
@@ -39,7 +41,8 @@ export async function buildGo(build: GoBuild, log: (line: string) => void = defa
   log(`building ${build.name} (${build.packages.join(' ')}) into ${binDir}; ` +
     'the first build compiles Kubernetes-sized Go modules and takes many minutes')
   const started = Date.now()
-  const args = ['build', '-trimpath', '-ldflags', `-s -w ${build.ldflags ?? ''}`.trim(), '-o', tmp + '/', ...build.packages]
+  const args = ['build', '-trimpath', ...(build.modfile === undefined ? [] : [`-modfile=${build.modfile}`]),
+    '-ldflags', `-s -w ${build.ldflags ?? ''}`.trim(), '-o', tmp + '/', ...build.packages]
   await new Promise<void>((resolve, reject) => {
     const child = spawn('go', args, {
       cwd: build.moduleDir,
@@ -63,7 +66,7 @@ async function inputHash(build: GoBuild): Promise<string> {
   const hash = createHash('sha256')
   const { stdout } = await run('go', ['env', 'GOVERSION', 'GOOS', 'GOARCH'], { cwd: build.moduleDir })
   hash.update(stdout)
-  hash.update(JSON.stringify([build.packages, build.ldflags ?? '', build.env ?? {}]))
+  hash.update(JSON.stringify([build.packages, build.ldflags ?? '', build.modfile ?? '', build.env ?? {}]))
   for (const file of await sourceFiles(build.moduleDir)) {
     hash.update(relative(build.moduleDir, file)).update('\0').update(await readFile(file)).update('\0')
   }
@@ -73,7 +76,7 @@ async function inputHash(build: GoBuild): Promise<string> {
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true })
   return entries
-    .filter((e) => e.isFile() && (e.name.endsWith('.go') || e.name === 'go.mod' || e.name === 'go.sum'))
+    .filter((e) => e.isFile() && (e.name.endsWith('.go') || e.name.endsWith('.mod') || e.name.endsWith('.sum')))
     .map((e) => join(e.parentPath, e.name))
     .sort()
 }

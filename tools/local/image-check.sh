@@ -17,7 +17,7 @@ npm run prune:runtime --silent
 rm -rf src tsconfig.json tsconfig.build.json
 echo "image-check: $(du -sh node_modules | cut -f1) of production node_modules, $("$node24" --version)"
 
-"$node24" dist/cli.js render -f "$root/examples/grafana.yaml" | grep -q 'kind: PushSecret'
+"$node24" dist/cli.js render -f "$root/examples/grafana.yaml" | grep -q 'kind: Password'
 port=$(( 20000 + RANDOM % 20000 ))
 KUBECONFIG="${SECRETWIRE_TEST_KUBECONFIG:?run under tools/local/with-controlplane.ts}" PORT=$port "$node24" dist/cli.js serve > serve.log 2>&1 &
 pid=$!

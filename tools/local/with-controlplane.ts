@@ -2,7 +2,7 @@
 // with SECRETWIRE_TEST_KUBECONFIG pointing at it and exits with the command's status, stopping the control plane
 // on the way out. Without a command it keeps the control plane up until Ctrl-C.
 import { spawn } from 'node:child_process'
-import { startControlPlane } from './controlplane.ts'
+import { selectedKubernetes, startControlPlane } from './controlplane.ts'
 import { buildEso } from './eso.ts'
 
 const separator = process.argv.indexOf('--')
@@ -18,7 +18,7 @@ try {
   process.exit(1)
 }
 const { info } = controlPlane
-process.stderr.write(`[secretwire] control plane ready at ${info.server} in ${Date.now() - started} ms ` +
+process.stderr.write(`[secretwire] Kubernetes ${selectedKubernetes()} control plane ready at ${info.server} in ${Date.now() - started} ms ` +
   `(servers ${info.readyMillis} ms); kubeconfig: ${info.kubeconfig}\n`)
 
 let status = 0

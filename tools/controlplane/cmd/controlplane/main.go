@@ -55,7 +55,7 @@ type ready struct {
 }
 
 type options struct {
-	dir                                                    string
+	dir, kubeBinDir                                        string
 	keep                                                   bool
 	timeout                                                time.Duration
 	crds, sidecars, sidecarArgs, sidecarEnv, sidecarManual list
@@ -65,6 +65,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.dir, "dir", "", "working directory (certificates, etcd data, logs); a new temporary one when empty, removed on exit")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory on exit")
+	flag.StringVar(&o.kubeBinDir, "kube-bin-dir", "", "where kube-apiserver, kube-controller-manager and kube-scheduler are (another Kubernetes version); default next to this binary")
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "how long to wait for the control plane to become ready")
 	flag.Var(&o.crds, "crd", "a CustomResourceDefinition file to install (repeatable)")
 	flag.Var(&o.sidecars, "sidecar", "NAME=PATH of a program to run against the control plane (repeatable)")
@@ -96,6 +97,10 @@ func run(o options) (err error) {
 	if err != nil {
 		return err
 	}
+	kubeBinDir := binDir
+	if o.kubeBinDir != "" {
+		kubeBinDir = o.kubeBinDir
+	}
 
 	pki, err := writePKI(filepath.Join(dir, "pki"))
 	if err != nil {
@@ -105,15 +110,15 @@ func run(o options) (err error) {
 	if err != nil {
 		return err
 	}
-	api, err := newAPIServer(binDir, dir, pki, etcd.clientURL)
+	api, err := newAPIServer(kubeBinDir, dir, pki, etcd.clientURL)
 	if err != nil {
 		return err
 	}
-	controllerManager, err := newControllerManager(binDir, dir, api.url, pki)
+	controllerManager, err := newControllerManager(kubeBinDir, dir, api.url, pki)
 	if err != nil {
 		return err
 	}
-	scheduler, err := newScheduler(binDir, dir, api.url, pki)
+	scheduler, err := newScheduler(kubeBinDir, dir, api.url, pki)
 	if err != nil {
 		return err
 	}
