@@ -117,6 +117,9 @@ t.test('a caller that joins another admission\'s request keeps its own deadline'
     create: () => new Promise(() => undefined),
   }
   const store = new CachedStore({ lookup: () => undefined, remember: () => undefined }, hanging)
+  // Deadlines are AbortSignal.timeout timers, which never keep a process alive; nothing else here would.
+  const alive = setInterval(() => undefined, 1000)
+  t.teardown(() => clearInterval(alive))
   const first = store.get(object, deadline(30_000))
   // The first request never answers until released: only the joiner's own deadline can end its wait.
   await t.rejects(store.get(object, deadline(200)), { code: 504, message: 'the Kubernetes API did not answer in time while reading ExternalSecret apps/secretwire-slow' },

@@ -67,12 +67,13 @@ export function selectedKubernetes(env: NodeJS.ProcessEnv = process.env): Kubern
   return wanted as KubernetesMinor
 }
 
-/** Builds (or reuses) the launcher, etcd, and the newest Kubernetes: kube-apiserver, controller manager, scheduler, kubelet, kubectl. */
+/** Builds (or reuses) the launcher, etcd, and the newest Kubernetes: API server, controller manager, scheduler, kubelet, kube-proxy, kubectl. */
 export async function buildControlPlane(): Promise<string> {
   return buildGo({
     name: 'controlplane',
     moduleDir,
-    packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager', './cmd/kube-scheduler', './cmd/kubelet'],
+    packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager',
+      './cmd/kube-scheduler', './cmd/kubelet', './cmd/kube-proxy'],
     ldflags: await versionLdflags('go.mod'),
   })
 }
@@ -108,13 +109,30 @@ async function versionLdflags(modfile: string): Promise<string> {
   ].join(' ')
 }
 
-export async function startControlPlane(opts: { sidecars?: readonly Sidecar[], kubernetes?: KubernetesMinor } = {}): Promise<ControlPlane> {
+/** A node for the control plane (tools/local/with-node.ts sets it up; the launcher refuses it anywhere else). */
+export interface NodeOptions {
+  /** The node's address, on an interface of the run's own network namespace. */
+  readonly ip: string
+  /** OCI image tars to import into its containerd. */
+  readonly images: readonly string[]
+  readonly sandboxImage: string
+}
+
+export interface ControlPlaneOptions {
+  readonly sidecars?: readonly Sidecar[]
+  readonly kubernetes?: KubernetesMinor
+  readonly node?: NodeOptions
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const kubernetes = opts.kubernetes ?? selectedKubernetes()
   // Sequential: two `go build`s at once would only share the same two cores.
   const binDir = await buildControlPlane()
   const [kubeDir, crds] = await Promise.all([buildKubernetes(kubernetes), crdFiles()])
+  const node = opts.node
   const args = [
     ...(kubeDir === binDir ? [] : ['--kube-bin-dir', kubeDir]),
+    ...(node === undefined ? [] : ['--node-ip', node.ip, '--sandbox-image', node.sandboxImage, ...node.images.flatMap((i) => ['--image', i])]),
     ...crds.flatMap((crd) => ['--crd', crd]),
     ...(opts.sidecars ?? []).flatMap((s) => [
       '--sidecar', `${s.name}=${s.path}`,

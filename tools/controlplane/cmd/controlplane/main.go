@@ -59,6 +59,7 @@ type options struct {
 	keep                                                   bool
 	timeout                                                time.Duration
 	crds, sidecars, sidecarArgs, sidecarEnv, sidecarManual list
+	node                                                   nodeOptions
 }
 
 func main() {
@@ -72,6 +73,10 @@ func main() {
 	flag.Var(&o.sidecarArgs, "sidecar-arg", "NAME=ARG: an argument for sidecar NAME (repeatable, in order)")
 	flag.Var(&o.sidecarEnv, "sidecar-env", "NAME=KEY=VALUE: an environment variable for sidecar NAME (repeatable)")
 	flag.Var(&o.sidecarManual, "sidecar-manual", "NAME: start sidecar NAME only on the start-sidecar command")
+	flag.StringVar(&o.node.ip, "node-ip", "", "run a node with this address (inside tools/local/with-node.ts only): containerd, kubelet, kube-proxy")
+	flag.StringVar(&o.node.sandboxImage, "sandbox-image", "", "with --node-ip: the pause image (imported with --image)")
+	flag.StringVar(&o.node.cniBinDir, "cni-bin-dir", "/usr/lib/cni", "with --node-ip: where the CNI plugins are")
+	flag.Var(&o.node.images, "image", "with --node-ip: an OCI image tar to import into the node's containerd (repeatable)")
 	flag.Parse()
 
 	if err := run(o); err != nil {
@@ -102,7 +107,12 @@ func run(o options) (err error) {
 		kubeBinDir = o.kubeBinDir
 	}
 
-	pki, err := writePKI(filepath.Join(dir, "pki"))
+	if o.node.ip != "" {
+		if err := checkNodeNamespaces(); err != nil {
+			return err
+		}
+	}
+	pki, err := writePKI(filepath.Join(dir, "pki"), o.node.ip)
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
@@ -110,7 +120,7 @@ func run(o options) (err error) {
 	if err != nil {
 		return err
 	}
-	api, err := newAPIServer(kubeBinDir, dir, pki, etcd.clientURL)
+	api, err := newAPIServer(kubeBinDir, dir, pki, etcd.clientURL, o.node.ip)
 	if err != nil {
 		return err
 	}
@@ -155,6 +165,19 @@ func run(o options) (err error) {
 	if err = untilControllersAct(ctx, cfg); err != nil {
 		return fmt.Errorf("%w; end of %s:\n%s", err, controllerManager.logPath, tail(controllerManager.logPath))
 	}
+	pids := map[string]int{controllerManager.name: controllerManager.pid(), scheduler.name: scheduler.pid()}
+	if o.node.ip != "" {
+		node, err := startNode(ctx, binDir, kubeBinDir, dir, api.url, cfg, pki, o.node)
+		if node != nil {
+			defer node.stop()
+		}
+		if err != nil {
+			return err
+		}
+		for _, s := range node.servers() {
+			pids[s.name] = s.pid()
+		}
+	}
 
 	sidecars := map[string]*server{}
 	logs := map[string]string{}
@@ -173,7 +196,6 @@ func run(o options) (err error) {
 		}
 	}
 
-	pids := map[string]int{controllerManager.name: controllerManager.pid(), scheduler.name: scheduler.pid()}
 	for name, side := range sidecars {
 		pids[name] = side.pid()
 	}

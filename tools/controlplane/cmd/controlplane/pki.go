@@ -30,14 +30,32 @@ type pki struct {
 
 type clientCert struct{ certPEM, keyPEM []byte }
 
-// components are the identities the bootstrap RBAC policy of kube-apiserver already knows: each gets its own
-// client certificate, as kubeadm gives them, so the controllers act with their real rights and not as admin.
-var components = map[string]string{
-	"kube-controller-manager": "system:kube-controller-manager",
-	"kube-scheduler":          "system:kube-scheduler",
+// identity is a client certificate's subject: the user and groups the API server authenticates it as.
+type identity struct {
+	user   string
+	groups []string
 }
 
-func writePKI(dir string) (*pki, error) {
+// components are the identities the bootstrap RBAC policy of kube-apiserver already knows: each gets its own
+// client certificate, as kubeadm gives them, so the controllers act with their real rights and not as admin.
+// With a node (nodeIP set) there are three more: the kubelet (authorized by the Node authorizer), kube-proxy,
+// and the API server's own client certificate for the kubelet (logs, exec).
+func components(nodeIP string) map[string]identity {
+	c := map[string]identity{
+		"kube-controller-manager": {user: "system:kube-controller-manager"},
+		"kube-scheduler":          {user: "system:kube-scheduler"},
+	}
+	if nodeIP != "" {
+		c["kubelet"] = identity{user: "system:node:" + nodeIP, groups: []string{"system:nodes"}}
+		c["kube-proxy"] = identity{user: "system:kube-proxy"}
+		c["apiserver-kubelet-client"] = identity{user: "kube-apiserver-kubelet-client", groups: []string{"system:masters"}}
+	}
+	return c
+}
+
+// writePKI makes the certificates; nodeIP, when set, is added to the API server's serving certificate (Pods
+// reach it there) and gets the node's identities.
+func writePKI(dir, nodeIP string) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -62,6 +80,9 @@ func writePKI(dir string) (*pki, error) {
 	serving.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	serving.DNSNames = []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}
 	serving.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 0, 0, 1)}
+	if nodeIP != "" {
+		serving.IPAddresses = append(serving.IPAddresses, net.ParseIP(nodeIP))
+	}
 	servingCert, servingKey, err := issue(serving, ca, caKey)
 	if err != nil {
 		return nil, err
@@ -76,8 +97,9 @@ func writePKI(dir string) (*pki, error) {
 	}
 
 	clients := map[string]clientCert{}
-	for name, user := range components {
-		t := template(user)
+	for name, id := range components(nodeIP) {
+		t := template(id.user)
+		t.Subject.Organization = id.groups
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 		certPEM, keyPEM, err := issue(t, ca, caKey)
 		if err != nil {
@@ -124,6 +146,10 @@ func writePKI(dir string) (*pki, error) {
 		p.servingKeyFile:   servingKey,
 		p.saPublicKeyFile:  pemBlock("PUBLIC KEY", saPublic),
 		p.saPrivateKeyFile: pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(saKey)),
+	}
+	for name, c := range clients {
+		files[filepath.Join(dir, name+".crt")] = c.certPEM
+		files[filepath.Join(dir, name+".key")] = c.keyPEM
 	}
 	for path, data := range files {
 		if err := os.WriteFile(path, data, 0o600); err != nil {

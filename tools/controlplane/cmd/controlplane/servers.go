@@ -56,7 +56,10 @@ type apiServer struct {
 	url string
 }
 
-func newAPIServer(binDir, dir string, pki *pki, etcdURL string) (*apiServer, error) {
+// newAPIServer prepares kube-apiserver on a free loopback port. With a node (nodeIP set) it listens on every
+// address of the run's network namespace, so Pods reach it at the node address (through the kubernetes
+// Service's ClusterIP, which kube-proxy routes), and it reaches the kubelet with its own client certificate.
+func newAPIServer(binDir, dir string, pki *pki, etcdURL, nodeIP string) (*apiServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -68,12 +71,6 @@ func newAPIServer(binDir, dir string, pki *pki, etcdURL string) (*apiServer, err
 		path: filepath.Join(binDir, "kube-apiserver"),
 		args: []string{
 			"--etcd-servers=" + etcdURL,
-			"--bind-address=127.0.0.1",
-			// Without it the server advertises a non-loopback address, or fails when there is none.
-			"--advertise-address=127.0.0.1",
-			// Since 1.37 a loopback address may not back the default/kubernetes Service's endpoints, and nothing
-			// here routes Service addresses: no endpoint for that Service (clients are given the URL instead).
-			"--endpoint-reconciler-type=none",
 			fmt.Sprintf("--secure-port=%d", port),
 			"--cert-dir=" + filepath.Join(dir, "apiserver"),
 			"--tls-cert-file=" + pki.servingCertFile,
@@ -91,6 +88,26 @@ func newAPIServer(binDir, dir string, pki *pki, etcdURL string) (*apiServer, err
 			"--profiling=false",
 		},
 		logPath: filepath.Join(dir, "kube-apiserver.log"),
+	}
+	if nodeIP == "" {
+		a.args = append(a.args,
+			"--bind-address=127.0.0.1",
+			// Without it the server advertises a non-loopback address, or fails when there is none.
+			"--advertise-address=127.0.0.1",
+			// Since 1.37 a loopback address may not back the default/kubernetes Service's endpoints, and nothing
+			// here routes Service addresses: no endpoint for that Service (clients are given the URL instead).
+			"--endpoint-reconciler-type=none",
+		)
+	} else {
+		a.args = append(a.args,
+			"--bind-address=0.0.0.0",
+			"--advertise-address="+nodeIP,
+			// Webhooks registered by Service are called at an endpoint's address: no kube-proxy needed for that.
+			"--enable-aggregator-routing=true",
+			"--kubelet-client-certificate="+filepath.Join(dir, "pki", "apiserver-kubelet-client.crt"),
+			"--kubelet-client-key="+filepath.Join(dir, "pki", "apiserver-kubelet-client.key"),
+			"--kubelet-preferred-address-types=InternalIP",
+		)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pki.caPool, Certificates: []tls.Certificate{pki.adminCert},

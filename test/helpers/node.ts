@@ -1,0 +1,57 @@
+// The ground for tests on a node (test/node/): the cluster tools/local/with-node.ts runs (control plane, node,
+// ESO, deploy/eso installed); tools/node/install.ts installs secretwire into it as a user would.
+import { createHash } from 'node:crypto'
+import { request } from 'node:http'
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node'
+import type { ControlPlaneCommand } from '../../tools/local/controlplane.ts'
+import { kubectl as kubectlFor, type Kubectl } from './kubectl.ts'
+
+export interface NodeCluster {
+  readonly kc: KubeConfig
+  readonly kubectl: Kubectl
+  readonly nodeIP: string
+  /** A command of the launcher (tools/controlplane commands.go), e.g. stop-sidecar external-secrets. */
+  command(command: ControlPlaneCommand): Promise<void>
+}
+
+export async function nodeCluster(): Promise<NodeCluster> {
+  const { SECRETWIRE_TEST_KUBECONFIG: path, SECRETWIRE_TEST_NODE: nodeIP, SECRETWIRE_TEST_CONTROL: socket } = process.env
+  if (!path || !nodeIP || !socket) {
+    throw new Error('test/node/ runs on a node: npm run test:node (tools/local/with-node.ts), not on the plain control plane')
+  }
+  const kc = new KubeConfig()
+  kc.loadFromFile(path)
+  return {
+    kc, nodeIP, kubectl: await kubectlFor(path),
+    command: (command) => new Promise((res, rej) => {
+      const req = request({ socketPath: socket, method: 'POST', path: '/' }, (resp) => {
+        let text = ''
+        resp.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => resp.statusCode === 200 ? res() : rej(new Error(`${command}: ${text}`)))
+      })
+      req.on('error', rej)
+      req.end(command)
+    }),
+  }
+}
+
+/** The Pods of a namespace matching `labels`, once `done` says they are where the test wants them. */
+export async function untilPods(kc: KubeConfig, namespace: string, what: string, done: (pods: V1Pod[]) => boolean, timeoutMs = 120_000, labelSelector?: string): Promise<V1Pod[]> {
+  const core = kc.makeApiClient(CoreV1Api)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const pods = (await core.listNamespacedPod({ namespace, ...(labelSelector && { labelSelector }) })).items
+    if (done(pods)) return pods
+    if (Date.now() > deadline) {
+      const state = pods.map((p) => `${p.metadata?.name}: ${p.status?.phase} ${JSON.stringify(p.status?.containerStatuses?.map((c) => c.state))}`)
+      throw new Error(`${namespace}: not within ${timeoutMs} ms: ${what}; pods: ${state.join('; ') || 'none'}`)
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+/** A container's log (through the API server and the kubelet). */
+export async function logOf(kc: KubeConfig, namespace: string, pod: string, container?: string): Promise<string> {
+  return kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ namespace, name: pod, ...(container && { container }) })
+}
+
+export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex')

@@ -1,0 +1,192 @@
+// The end of the user's story, on a node: secretwire installed from deploy/ as a platform team installs it (its
+// image built from the Dockerfile, two replicas under Pod Security "restricted", reached by the API server through
+// its Service), the real ESO, and containers that start with the shared password in their environment. Each
+// container prints the SHA-256 of its env var (never the value), which the tests compare with the stored Secret's.
+// Runs under tools/local/with-node.ts (npm run test:node).
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect } from 'node:tls'
+import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node'
+import t from 'tap'
+import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
+import { images } from '../../tools/node/images.ts'
+import { installSecretwire, untilRolledOut } from '../../tools/node/install.ts'
+import { logOf, nodeCluster, sha256, untilPods } from '../helpers/node.ts'
+import { annotated, pod, workload } from '../helpers/objects.ts'
+
+const cluster = await nodeCluster()
+const { kc } = cluster
+const core = kc.makeApiClient(CoreV1Api)
+const apps = kc.makeApiClient(AppsV1Api)
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+
+const namespaces = ['grafana', 'db', 'late', 'ha', 'outage', 'rotate', 'batch']
+const installed = installSecretwire(cluster.kubectl, [
+  'defaults: { namespaces: [] }',
+  'sharedSecrets:',
+  '  grafana-db: { namespaces: [grafana, db] }',
+  ...namespaces.slice(2).map((ns) => `  ${ns}-db: { namespaces: [${ns}] }`),
+].join('\n'))
+await untilRolledOut(kc, 'secretwire', 'secretwire')
+for (const ns of namespaces) await core.createNamespace({ body: { metadata: { name: ns } } })
+await untilSecretwireAnswers(kc, 'grafana', 'secretwire.io', 60_000)
+
+/** A container that prints the SHA-256 of each env var named, then stays up (or exits, for Jobs). */
+function reporter(vars: readonly string[], opts: { exit?: boolean, extraEnv?: { name: string, value: string }[] } = {}) {
+  // $$ is Kubernetes' escape for $: the shell sees $(printf ...), the kubelet expands nothing there.
+  const lines = vars.map((v) => `echo ${v}=$$(printf %s "$${v}" | sha256sum | cut -d' ' -f1)`)
+  return {
+    name: 'app',
+    image: images.busybox,
+    command: ['/bin/sh', '-c', [...lines, opts.exit === true ? 'exit 0' : 'exec sleep 3600'].join('; ')],
+    ...(opts.extraEnv && { env: opts.extraEnv }),
+  }
+}
+
+const reported = (log: string) => Object.fromEntries(log.trim().split('\n').map((l) => l.split('=') as [string, string]))
+const storedHash = async (name: string) => {
+  const secret = await core.readNamespacedSecret({ namespace: 'eso-secret-storage', name: `secretwire-${name}` })
+  return sha256(Buffer.from(secret.data!.password!, 'base64').toString())
+}
+const running = (pods: V1Pod[], n = 1) => pods.length === n && pods.every((p) => p.status?.containerStatuses?.[0]?.ready === true)
+
+t.test('secretwire runs as its manifests describe: two replicas Ready under Pod Security restricted, behind its PDB', async (t) => {
+  const pods = await untilPods(kc, 'secretwire', 'two Ready replicas', (p) => running(p, 2), 60_000, 'app.kubernetes.io/name=secretwire')
+  for (const p of pods) {
+    t.equal(p.spec?.containers[0]?.image, images.secretwire, `${p.metadata?.name}: the image built from the Dockerfile, set through kustomize`)
+    t.equal(p.spec?.securityContext?.runAsUser, 65532)
+    t.equal(p.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem, true)
+  }
+  t.equal((await core.readNamespace({ name: 'secretwire' })).metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted',
+    'admitted under Pod Security restricted')
+  const pdb = await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ namespace: 'secretwire', name: 'secretwire' })
+  t.equal(pdb.status?.disruptionsAllowed, 1, 'the disruption controller counts the PDB: one of two may go')
+})
+
+t.test('Grafana and PostgreSQL in two namespaces start with the same password; $(VAR) in a later env var expands', async (t) => {
+  const grafana = workload('Deployment', { name: 'grafana', namespace: 'grafana', annotations: annotated('grafana-db') })
+  grafana.spec.template.spec.containers = [reporter(['GRAFANA_DB', 'GF_DATABASE_URL'], {
+    extraEnv: [{ name: 'GF_DATABASE_URL', value: 'postgres://grafana:$(GRAFANA_DB)@postgres.db:5432/grafana' }],
+  })]
+  const postgres = workload('StatefulSet', { name: 'postgres', namespace: 'db', annotations: annotated('grafana-db=POSTGRES_PASSWORD') })
+  postgres.spec.template.spec.containers = [reporter(['POSTGRES_PASSWORD'])]
+  await apps.createNamespacedDeployment({ namespace: 'grafana', body: grafana })
+  await apps.createNamespacedStatefulSet({ namespace: 'db', body: postgres })
+  const [g] = await untilPods(kc, 'grafana', 'Grafana running', (p) => running(p))
+  const [pg] = await untilPods(kc, 'db', 'PostgreSQL running', (p) => running(p))
+  const stored = await storedHash('grafana-db')
+  const fromGrafana = reported(await logOf(kc, 'grafana', g!.metadata!.name!))
+  const fromPostgres = reported(await logOf(kc, 'db', pg!.metadata!.name!))
+  t.equal(fromGrafana.GRAFANA_DB, stored, 'Grafana\'s container holds the stored password')
+  t.equal(fromPostgres.POSTGRES_PASSWORD, stored, 'PostgreSQL\'s container holds the same password')
+  const secret = await core.readNamespacedSecret({ namespace: 'eso-secret-storage', name: 'secretwire-grafana-db' })
+  const password = Buffer.from(secret.data!.password!, 'base64').toString()
+  t.equal(fromGrafana.GF_DATABASE_URL, sha256(`postgres://grafana:${password}@postgres.db:5432/grafana`), '$(GRAFANA_DB) expanded in GF_DATABASE_URL')
+})
+
+t.test('a Pod whose Secret is not synced yet waits (CreateContainerConfigError), then starts once ESO syncs it', async (t) => {
+  await cluster.command('stop-sidecar external-secrets')
+  t.teardown(() => cluster.command('start-sidecar external-secrets').catch(() => undefined))
+  const late = workload('Deployment', { name: 'late', namespace: 'late', annotations: annotated('late-db') })
+  late.spec.template.spec.containers = [reporter(['LATE_DB'])]
+  await apps.createNamespacedDeployment({ namespace: 'late', body: late })
+  await untilPods(kc, 'late', 'the Pod waiting for its Secret', (p) =>
+    p.length === 1 && p[0]!.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError')
+  t.pass('waiting: CreateContainerConfigError (Secret secretwire-late-db not found)')
+  await cluster.command('start-sidecar external-secrets')
+  const [p] = await untilPods(kc, 'late', 'the Pod running once ESO synced', (p) => running(p))
+  t.equal(reported(await logOf(kc, 'late', p!.metadata!.name!)).LATE_DB, await storedHash('late-db'), 'it started with the password')
+})
+
+t.test('one secretwire Pod deleted: admissions keep working through the other, none is lost', async (t) => {
+  const [victim] = await untilPods(kc, 'secretwire', 'two replicas', (p) => running(p, 2), 60_000, 'app.kubernetes.io/name=secretwire')
+  await core.deleteNamespacedPod({ namespace: 'secretwire', name: victim!.metadata!.name! })
+  const results: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const created = await core.createNamespacedPod({ namespace: 'ha', dryRun: 'All', body: pod({ name: `p${i}`, annotations: annotated('ha-db') }) })
+      .then((p) => (p.spec?.containers[0]?.env?.[0]?.name === 'HA_DB' ? 'wired' : 'unwired'), (e: { code?: number }) => `refused ${e.code}`)
+    results.push(created)
+    await new Promise((r) => setTimeout(r, 400))
+  }
+  t.same(results, results.map(() => 'wired'), `20 admissions over 8 s while ${victim!.metadata!.name} terminated: all wired`)
+  await untilRolledOut(kc, 'secretwire', 'secretwire')
+})
+
+t.test('secretwire scaled to zero: annotated Pods are refused, nothing else is, and they run once it is back', async (t) => {
+  const scale = (replicas: number) => apps.patchNamespacedDeploymentScale({ namespace: 'secretwire', name: 'secretwire', body: { spec: { replicas } } }, merge)
+  await scale(0)
+  t.teardown(async () => { await scale(2).catch(() => undefined) })
+  await untilPods(kc, 'secretwire', 'no secretwire Pod left', (p) => p.length === 0, 60_000, 'app.kubernetes.io/name=secretwire')
+  const plain = pod({ name: 'plain', containers: [reporter([])] })
+  plain.spec.containers[0].imagePullPolicy = 'IfNotPresent'
+  await core.createNamespacedPod({ namespace: 'outage', body: plain })
+  const outage = workload('Deployment', { name: 'app', namespace: 'outage', annotations: annotated('outage-db') })
+  outage.spec.template.spec.containers = [reporter(['OUTAGE_DB'])]
+  const stored = await apps.createNamespacedDeployment({ namespace: 'outage', body: outage })
+  t.equal(stored.spec?.template.spec?.containers[0]?.env, undefined, 'the Deployment is stored unwired (failurePolicy Ignore)')
+  const events = async () => (await core.listNamespacedEvent({ namespace: 'outage' })).items.map((e) => e.message ?? '')
+  const refused = await (async () => {
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const found = (await events()).find((m) => m.includes('secretwire did not wire this Pod'))
+      if (found !== undefined || Date.now() > deadline) return found
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  })()
+  t.match(refused, /ValidatingAdmissionPolicy 'secretwire-wired' .* denied request: secretwire did not wire this Pod/, 'its ReplicaSet\'s Pod is refused, saying why')
+  await untilPods(kc, 'outage', 'the unannotated Pod runs meanwhile', (p) => p.some((x) => x.metadata?.name === 'plain' && x.status?.phase === 'Running'))
+  t.pass('nothing else is blocked')
+  await scale(2)
+  await untilRolledOut(kc, 'secretwire', 'secretwire')
+  const pods = await untilPods(kc, 'outage', 'the ReplicaSet\'s retry succeeds', (p) => p.filter((x) => x.metadata?.name !== 'plain').some((x) => x.status?.containerStatuses?.[0]?.ready === true), 120_000)
+  const app = pods.find((x) => x.metadata?.name !== 'plain')!
+  t.equal(reported(await logOf(kc, 'outage', app.metadata!.name!)).OUTAGE_DB, await storedHash('outage-db'), 'and it runs with the password')
+})
+
+t.test('the serving certificate rotated (certs/generate.sh again, re-applied): no admission fails', async (t) => {
+  const pods = await untilPods(kc, 'secretwire', 'two replicas', (p) => running(p, 2), 60_000, 'app.kubernetes.io/name=secretwire')
+  const served = (ip: string) => new Promise<string>((res, rej) => {
+    const socket = connect({ host: ip, port: 8443, servername: 'secretwire.secretwire.svc', rejectUnauthorized: false }, () => {
+      res(new X509Certificate(socket.getPeerX509Certificate()!.raw).fingerprint256)
+      socket.end()
+    })
+    socket.on('error', rej)
+  })
+  installed.rotateCertificate()
+  const rotated = new X509Certificate(readFileSync(join(installed.deployDir, 'plain', 'generated', 'tls.crt'))).fingerprint256
+  const results: string[] = []
+  const deadline = Date.now() + 150_000
+  for (let i = 0; ; i++) {
+    const outcome = await core.createNamespacedPod({ namespace: 'rotate', dryRun: 'All', body: pod({ name: `r${i}`, annotations: annotated('rotate-db') }) })
+      .then((p) => (p.spec?.containers[0]?.env?.[0]?.name === 'ROTATE_DB' ? 'wired' : 'unwired'), (e: { code?: number }) => `refused ${e.code}`)
+    results.push(outcome)
+    const fingerprints = await Promise.all(pods.map((p) => served(p.status!.podIP!).catch(() => 'unreachable')))
+    if (fingerprints.every((f) => f === rotated)) break
+    if (Date.now() > deadline) {
+      t.fail(`the Pods did not serve the new certificate within 150 s: ${fingerprints.join(', ')}`)
+      break
+    }
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  t.same(results, results.map(() => 'wired'), `${results.length} admissions during the rotation: all wired`)
+})
+
+t.test('a Job and a CronJob run to completion with the password', async (t) => {
+  const batch = kc.makeApiClient(BatchV1Api)
+  const job = workload('Job', { name: 'migrate', namespace: 'batch', annotations: annotated('batch-db') })
+  job.spec.template.spec.containers = [reporter(['BATCH_DB'], { exit: true })]
+  await batch.createNamespacedJob({ namespace: 'batch', body: job })
+  const cron = workload('CronJob', { name: 'nightly', namespace: 'batch', annotations: annotated('batch-db') })
+  cron.spec.schedule = '* * * * *'
+  cron.spec.jobTemplate.spec.template.spec.containers = [reporter(['BATCH_DB'], { exit: true })]
+  await batch.createNamespacedCronJob({ namespace: 'batch', body: cron })
+  const done = await untilPods(kc, 'batch', 'the Job\'s and the CronJob\'s Pods succeed', (p) => {
+    const succeeded = p.filter((x) => x.status?.phase === 'Succeeded')
+    return succeeded.some((x) => x.metadata?.labels?.['job-name'] === 'migrate') && succeeded.some((x) => x.metadata?.labels?.['job-name']?.startsWith('nightly-') === true)
+  }, 150_000)
+  const stored = await storedHash('batch-db')
+  for (const p of done.filter((x) => x.status?.phase === 'Succeeded')) {
+    t.equal(reported(await logOf(kc, 'batch', p.metadata!.name!)).BATCH_DB, stored, `${p.metadata?.labels?.['job-name']}: completed with the password`)
+  }
+})

@@ -1,0 +1,167 @@
+// `tsx tools/local/with-node.ts [-- command args...]`: the local cluster with a node that runs Pods, and the real
+// ESO, then the command (tests, the demo) against it; without a command it stays up until Ctrl-C.
+//
+// Everything runs inside namespaces this script creates (`unshare --fork --pid --mount-proc --net --mount`):
+//   - network: its own loopback, and the node's address on a veth pair inside it. The API server, the kubelet,
+//     Pods (on the CNI bridge), ESO, secretwire and the tests all talk inside it; no packet reaches the
+//     machine's own interfaces, and nothing outside can reach in.
+//   - mount: tmpfs over /run, /var/lib and /var/log, the paths containerd and the kubelet insist on.
+//   - PID: when the run ends, however it ends, the kernel kills every process left in it (container shims too).
+// What it cannot keep inside, it puts back afterwards: the kubelet's cgroups (cgroup v1 hierarchies are the
+// machine's: removed) and the three kernel settings the kubelet changes (restored). One node run at a time
+// (the kubepods cgroup names are machine-wide): a lock in the cache directory says which process holds it.
+// Needs root, and Debian's containerd, runc, containernetworking-plugins, busybox-static and gcc with libc6-dev.
+import { spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:http'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { nodeImages } from '../node/images.ts'
+import { buildControlPlane, buildKubernetes, kubectlPath, startControlPlane, type ControlPlaneCommand } from './controlplane.ts'
+import { buildEso, esoSidecar, startEso } from './eso.ts'
+import { cacheRoot } from './gobuild.ts'
+import { installStore, untilStoreReady } from './store.ts'
+
+/** The node's address: a private range, on an interface that exists only inside the run's network namespace. */
+export const NODE_IP = '172.31.255.1'
+/** Where tests send the launcher's commands (inside the run's mount namespace: its own /run). */
+const CONTROL_SOCKET = '/run/secretwire-control.sock'
+const sysctls = ['kernel.panic', 'kernel.panic_on_oops', 'vm.overcommit_memory']
+const separator = process.argv.indexOf('--')
+const command = separator === -1 ? [] : process.argv.slice(separator + 1)
+const say = (line: string) => process.stderr.write(`[secretwire] ${line}\n`)
+
+if (process.env.SECRETWIRE_NODE_INSIDE === '1') await inside()
+else await outside()
+
+async function outside(): Promise<never> {
+  if (process.getuid?.() !== 0) fail('a node needs root (namespaces, mounts, cgroups)')
+  const missing = [['unshare', 'util-linux'], ['ip', 'iproute2'], ['containerd', 'containerd'], ['runc', 'runc'], ['ctr', 'containerd'], ['gcc', 'gcc']]
+    .filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0).map(([tool, pkg]) => `${tool} (${pkg})`)
+  if (!existsSync('/usr/lib/cni/bridge')) missing.push('/usr/lib/cni/bridge (containernetworking-plugins)')
+  if (missing.length > 0) fail(`missing: ${missing.join(', ')}`)
+  const unlock = lock()
+  // Everything that needs the network (the Go module proxy, the npm registry) happens here, outside.
+  const started = Date.now()
+  await buildControlPlane()
+  await buildKubernetes()
+  await kubectlPath()
+  await buildEso()
+  const images = await nodeImages(say)
+  say(`built or reused everything in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const before = Object.fromEntries(sysctls.map((k) => [k, readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim()]))
+  removeKubepodsCgroups()
+
+  const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', '--net', '--mount', '--propagation', 'private', '--',
+    process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, SECRETWIRE_NODE_INSIDE: '1', SECRETWIRE_NODE_IMAGES: JSON.stringify(images) },
+  })
+  // unshare itself holds the new network and mount namespaces (it forks only for the PID namespace).
+  say(`the run's namespaces: nsenter --target ${child.pid} --net --mount -- COMMAND (kubectl, curl) reaches inside`)
+  const forward = (signal: NodeJS.Signals) => child.kill(signal)
+  process.on('SIGINT', forward).on('SIGTERM', forward)
+  const status = await new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
+  // The PID namespace is gone with its first process; what ran in it is being killed. Then what it left outside.
+  await retry(() => removeKubepodsCgroups(), 10_000)
+  const changed = sysctls.filter((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim() !== before[k])
+  for (const k of changed) writeFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, before[k]!)
+  if (changed.length > 0) say(`restored ${changed.map((k) => `${k}=${before[k]}`).join(', ')} (the kubelet had changed them)`)
+  unlock()
+  process.exit(status)
+}
+
+async function inside(): Promise<void> {
+  const started = Date.now()
+  for (const path of ['/run', '/var/lib', '/var/log']) sh('mount', '-t', 'tmpfs', 'tmpfs', path)
+  sh('ip', 'link', 'set', 'lo', 'up')
+  sh('ip', 'link', 'add', 'node0', 'type', 'veth', 'peer', 'name', 'node1')
+  sh('ip', 'addr', 'add', `${NODE_IP}/24`, 'dev', 'node0')
+  sh('ip', 'link', 'set', 'node0', 'up')
+  sh('ip', 'link', 'set', 'node1', 'up')
+  const images = JSON.parse(process.env.SECRETWIRE_NODE_IMAGES!) as Awaited<ReturnType<typeof nodeImages>>
+
+  let cp
+  try {
+    cp = await startControlPlane({ sidecars: [await esoSidecar()], node: { ip: NODE_IP, images: images.files, sandboxImage: images.sandbox } })
+    await startEso(cp)
+    await installStore(cp.kubeConfig(), cp.info, await kubectlPath())
+    await untilStoreReady(cp.kubeConfig())
+  } catch (err) {
+    say((err as Error).message)
+    await cp?.stop()
+    process.exit(1)
+  }
+  say(`node ${NODE_IP} Ready, ESO and deploy/eso installed, in ${Date.now() - started} ms; kubeconfig ${cp.info.kubeconfig}`)
+  // Tests ask for the launcher's commands (stop-sidecar external-secrets, ...) over a socket of this run.
+  const control = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => {
+      cp.command(body.trim() as ControlPlaneCommand).then(() => res.end('ok'), (err: Error) => { res.statusCode = 500; res.end(err.message) })
+    })
+  })
+  await new Promise<void>((res) => control.listen(CONTROL_SOCKET, res))
+  const env = {
+    ...process.env, SECRETWIRE_TEST_KUBECONFIG: cp.info.kubeconfig, SECRETWIRE_TEST_NODE: NODE_IP, SECRETWIRE_NODE_INSIDE: '',
+    SECRETWIRE_TEST_CONTROL: CONTROL_SOCKET, SECRETWIRE_TEST_IMAGES: JSON.stringify(images),
+  }
+  let status = 0
+  if (command.length === 0) {
+    await new Promise<void>((res) => { process.once('SIGINT', res); process.once('SIGTERM', res) })
+  } else {
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env })
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    process.on('SIGINT', forward).on('SIGTERM', forward)
+    status = await new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
+  }
+  control.close()
+  await cp.stop()
+  process.exit(status)
+}
+
+/** Removes the kubelet's cgroups (every hierarchy's kubepods tree), deepest first; false while any is busy. */
+function removeKubepodsCgroups(): boolean {
+  let clean = true
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const root = join('/sys/fs/cgroup', hierarchy, 'kubepods')
+    if (!existsSync(root)) continue
+    const dirs = [root, ...readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(e.parentPath, e.name))]
+    for (const dir of dirs.sort((a, b) => b.length - a.length)) {
+      try { rmdirSync(dir) } catch { clean = false }
+    }
+  }
+  return clean
+}
+
+function lock(): () => void {
+  const dir = join(cacheRoot(), 'node.lock')
+  mkdirSync(cacheRoot(), { recursive: true })
+  try {
+    mkdirSync(dir)
+  } catch {
+    const holder = Number(readFileSync(join(dir, 'pid'), 'utf8'))
+    const alive = spawnSync('kill', ['-0', String(holder)]).status === 0
+    if (alive) fail(`another node run holds ${dir} (process ${holder}): one node run at a time (the kubelet's cgroups are machine-wide)`)
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(dir)
+  }
+  writeFileSync(join(dir, 'pid'), String(process.pid))
+  return () => rmSync(dir, { recursive: true, force: true })
+}
+
+async function retry(attempt: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!attempt()) {
+    if (Date.now() > deadline) { say('some kubepods cgroups are still busy; left in place'); return }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+function sh(...args: string[]): void {
+  const res = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' })
+  if (res.status !== 0) fail(`${args.join(' ')}: ${res.stderr || res.error?.message}`)
+}
+
+function fail(message: string): never {
+  say(`node: ${message}`)
+  process.exit(1)
+}
