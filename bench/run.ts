@@ -30,7 +30,8 @@ const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, en
 if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`)
 const cp = await startControlPlane()
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)
-for (const name of ['eso-secret-storage', 'bench', 'cold']) await core.createNamespace({ body: { metadata: { name } } })
+// secretwire: the reconciler's Lease (it runs beside the admissions, as in a cluster).
+for (const name of ['eso-secret-storage', 'bench', 'cold', 'secretwire']) await core.createNamespace({ body: { metadata: { name } } })
 
 const dir = mkdtempSync(join(tmpdir(), 'secretwire-bench-'))
 const tls = await selfSigned(['127.0.0.1'])
@@ -193,6 +194,13 @@ const rss10k = await peakRss(10_000)
 await load(swPort, bodies.pod, { amount: 80_000 })
 const rss100k = await peakRss(10_000)
 
+/** bench/reconcile.ts in its own process (it needs --expose-gc, and a heap of its own to measure). */
+function reconcilerCost(namespaces: number): string {
+  const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(repoRoot, 'bench', 'reconcile.ts'), String(namespaces)], { cwd: repoRoot, encoding: 'utf8' })
+  if (res.status !== 0) throw new Error(`bench/reconcile.ts: ${res.stderr}`)
+  return res.stdout
+}
+
 console.log(`
 secretwire bench — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}, ${connections} connections, ${seconds} s per run, median of ${rounds} rounds
 latency in ms, client side, same machine. Max rate: autocannon, ${connections} connections, closed loop. Paced: a constant rate of
@@ -208,6 +216,6 @@ warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfte
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
 logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})
 memory: peak RSS ${rss10k.toFixed(1)} MiB over admissions 1–10,000, ${rss100k.toFixed(1)} MiB over 90,001–100,000 (${((rss100k / rss10k - 1) * 100).toFixed(1)}%)
-`)
+${reconcilerCost(1000)}${reconcilerCost(10_000)}`)
 await cleanup()
 process.exit(0)

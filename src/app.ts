@@ -37,6 +37,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ? Fastify(serverOptions)
     : Fastify({ ...serverOptions, https: { key: opts.https.key, cert: opts.https.cert } })) as unknown as FastifyInstance
 
+  // Closing must not wait on connections: Node's close() ends only the connections idle at that moment. A request in
+  // flight then would leave its connection open on keep-alive until the client drops it (the API server's webhook
+  // client: 90 s idle), and so would a TLS handshake still under way (it joins the server's connections only once
+  // done). So responses sent while closing say Connection: close, and connections that turn idle meanwhile are
+  // ended every 250 ms. Measured: without this, close() waited 90 s whenever an admission or a handshake crossed it.
+  let closing: NodeJS.Timeout | undefined
+  app.addHook('preClose', async () => {
+    closing = setInterval(() => app.server.closeIdleConnections(), 250)
+  })
+  app.addHook('onClose', async () => clearInterval(closing))
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing !== undefined) reply.header('connection', 'close')
+    return payload
+  })
+
   app.post<{ Body: AdmissionReview }>('/mutate', { schema: { body: AdmissionReviewSchema, response: { 200: AdmissionReviewResponseSchema } } }, async (req) => {
     const started = process.hrtime.bigint()
     const { request } = req.body

@@ -63,11 +63,16 @@ function joined<T>(shared: Promise<T>, deadline: Deadline, doing: string): Promi
   return withinDeadline(shared, deadline, () => apiTimedOut(doing))
 }
 
+/** How long a created object counts as existing without its watch event: far longer than a watch takes. */
+const rememberedForMs = 30_000
+
 export interface Informers extends KnownObjects {
   /** True once every informer has listed its objects. */
   readonly synced: boolean
   /** Managed objects held, by kind (for the metrics gauge and the memory bound). */
   size(): Record<ManagedKind, number>
+  /** Every managed object of a kind the watches hold, as last seen (status included): for the reconciler. */
+  list(kind: ManagedKind): KubernetesObject[]
   stop(): Promise<void>
 }
 
@@ -78,7 +83,10 @@ export interface Informers extends KnownObjects {
 export async function startInformers(kc: KubeConfig, storageNamespace: string, log: Logger): Promise<Informers> {
   const co = kc.makeApiClient(CustomObjectsApi)
   const labelSelector = `${managedBy.key}=${managedBy.value}`
-  const created = new Map<string, StoredObject>()
+  // Objects this process created, until their watch event arrives. The event can also come before the create's
+  // answer (then nothing would remove the entry, and a later delete would go unseen): so the informer's view wins
+  // as soon as it has the object, and an entry the informer never confirms lapses after a while.
+  const created = new Map<string, { object: StoredObject, at: number }>()
   let stopped = false
 
   const watch = (kind: ManagedKind, namespace?: string) => {
@@ -125,12 +133,25 @@ export async function startInformers(kc: KubeConfig, storageNamespace: string, l
     lookup(ref) {
       for (const w of byKind(ref.kind)) {
         const found = w.state.informer.get(ref.metadata.name, ref.metadata.namespace)
-        if (found !== undefined) return found
+        if (found !== undefined) {
+          created.delete(key(ref))
+          return found
+        }
       }
-      return created.get(key(ref))
+      const mine = created.get(key(ref))
+      if (mine === undefined) return undefined
+      if (Date.now() - mine.at < rememberedForMs) return mine.object
+      created.delete(key(ref))
+      return undefined
     },
     remember(object) {
-      created.set(key(object), { metadata: { labels: object.metadata.labels } })
+      created.set(key(object), { object: { metadata: { labels: object.metadata.labels } }, at: Date.now() })
+    },
+    list(kind) {
+      // The ExternalSecret watch covers every namespace; the storage-namespace ones are in it too.
+      const seen = new Map<string, KubernetesObject>()
+      for (const w of byKind(kind)) for (const o of w.state.informer.list()) seen.set(`${o.metadata?.namespace}/${o.metadata?.name}`, o)
+      return [...seen.values()]
     },
     size() {
       const count = (kind: ManagedKind) => byKind(kind).reduce((n, w) => n + w.state.informer.list().length, 0)

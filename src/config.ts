@@ -18,6 +18,10 @@ export interface Config {
   readonly policy: PolicyHolder
   readonly policyFile: string | undefined
   readonly apiTimeoutMs: number
+  readonly gracePeriodMs: number
+  readonly reconcileIntervalMs: number
+  /** Where the reconciler's Lease lives; undefined: this replica does not reconcile. */
+  readonly leaseNamespace: string | undefined
   readonly shutdownDelayMs: number
   readonly logLevel: string
 }
@@ -63,6 +67,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   const policyFile = get(settings.config)
   const policy = new PolicyHolder(policyFile === '' ? openPolicy : readPolicy(policyFile, readFile))
   const kubeconfig = get(settings.kubeconfig)
+  const leaseNamespace = checked(settings.leaseNamespace, (v) => v === 'none' || isDnsLabel(v), 'a namespace name or none')
 
   return Object.freeze({
     port: integer(settings.port, 1, 65535),
@@ -77,6 +82,9 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     // Past the webhook's timeout the API server stops waiting and admits the object unwired (failurePolicy Ignore).
     apiTimeoutMs: integer(settings.apiTimeoutMs, 100, webhookTimeoutSeconds * 1000 - admissionHeadroomMs),
     shutdownDelayMs: integer(settings.shutdownDelayMs, 0, 120_000),
+    gracePeriodMs: integer(settings.gracePeriodSeconds, 0, 30 * 24 * 3600) * 1000,
+    reconcileIntervalMs: integer(settings.reconcileIntervalSeconds, 1, 3600) * 1000,
+    leaseNamespace: leaseNamespace === 'none' ? undefined : leaseNamespace,
     logLevel: oneOf(settings.logLevel, logLevels),
   })
 }

@@ -36,6 +36,14 @@ export const managedBy = { key: 'app.kubernetes.io/managed-by', value: 'secretwi
 export const sharedSecretLabel = `${annotationPrefix}/shared-secret`
 
 /**
+ * Written at admission on each object secretwire wires (its own metadata: a Pod, and a workload whose template
+ * secretwire patches): the label lets the reconciler watch consumers alone, the annotation says which NAMEs they
+ * consume (a metadata-only watch sees no pod template).
+ */
+export const consumerLabel = { key: `${annotationPrefix}/consumer`, value: 'true' } as const
+export const consumerAnnotation = `${annotationPrefix}/consumes`
+
+/**
  * Limits on one admitted object, so a single annotation cannot make secretwire create objects without bound
  * or run past the webhook's timeout (where failurePolicy Ignore would let the object through unwired).
  */
@@ -151,6 +159,18 @@ export const settings = {
   apiTimeoutMs: {
     env: 'SECRETWIRE_API_TIMEOUT_MS', default: '3000',
     doc: 'Budget for the Kubernetes API calls of one admission; past it the admission is denied. At most 4000: a second under the webhook\'s 5 s timeout.',
+  },
+  gracePeriodSeconds: {
+    env: 'SECRETWIRE_GRACE_PERIOD_SECONDS', default: '3600',
+    doc: 'How long a namespace\'s ExternalSecret (and its copy of the password) outlives the last workload or Pod there that named its NAME, before the reconciler deletes it.',
+  },
+  reconcileIntervalSeconds: {
+    env: 'SECRETWIRE_RECONCILE_INTERVAL_SECONDS', default: '10',
+    doc: 'How often the reconciler (the replica holding the Lease) checks every shared secret; it also acts a second after a consumer appears or goes.',
+  },
+  leaseNamespace: {
+    env: 'SECRETWIRE_LEASE_NAMESPACE', default: 'secretwire',
+    doc: 'Namespace of the Lease secretwire-reconciler: of all replicas, the one holding it reconciles. `none`: this replica does not reconcile.',
   },
   shutdownDelayMs: {
     env: 'SECRETWIRE_SHUTDOWN_DELAY_MS', default: '5000',

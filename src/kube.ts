@@ -59,6 +59,23 @@ export class KubeObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * Deletes the object if it is still the one seen (its uid: a precondition the API server checks), for the
+   * reconciler. True when deleted; false when it was already gone or replaced.
+   */
+  async delete(ref: ObjectRef, uid: string, { signal }: Deadline): Promise<boolean> {
+    try {
+      await this.api.deleteNamespacedCustomObject({
+        ...resources[ref.kind], namespace: ref.metadata.namespace, name: ref.metadata.name,
+        body: { preconditions: { uid }, propagationPolicy: 'Background' },
+      }, abortable(signal))
+      return true
+    } catch (err) {
+      if (err instanceof ApiException && (err.code === 404 || err.code === 409)) return false
+      throw failure(err, `deleting ${describe(ref)}`, signal)
+    }
+  }
+
   async create(object: ManagedObject, { signal }: Deadline): Promise<'created' | 'exists'> {
     try {
       await this.api.createNamespacedCustomObject(

@@ -14,6 +14,11 @@ export interface Metrics {
   recordAdmission(request: AdmissionRequest, admission: Admission, seconds: number): void
   recordCertificate(certPem: string): void
   recordPolicyReload(ok: boolean): void
+  /** Whether this replica holds the reconciler's Lease. */
+  recordLeading(leading: boolean): void
+  recordReconciled(action: 'recreated' | 'collected'): void
+  /** Consumer ExternalSecrets by ESO's sync state, as of the last reconcile. */
+  recordSharedSecrets(states: Readonly<Record<'synced' | 'pending' | 'failed', number>>): void
   /** The store, with every API request counted and timed. */
   instrument(store: ObjectStore): ObjectStore
   /** Reports the watch cache's size on every scrape. */
@@ -86,6 +91,24 @@ export function createMetrics(): Metrics {
     registers: [registry],
   })
 
+  const leading = new Gauge({
+    name: 'secretwire_reconciler_leading',
+    help: '1 while this replica holds the Lease secretwire-reconciler and reconciles, else 0.',
+    registers: [registry],
+  })
+  const reconciled = new Counter({
+    name: 'secretwire_reconciled_objects_total',
+    help: 'Objects the reconciler acted on, by action (recreated: missing for a live consumer; collected: deleted after the grace period).',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  })
+  const sharedSecrets = new Gauge({
+    name: 'secretwire_consumer_externalsecrets',
+    help: 'The ExternalSecrets secretwire made in workload namespaces, by ESO\'s sync state (synced, pending, failed), as of the last reconcile (leader only).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  })
+
   const perLabels = new Map<string, { count: { inc(): void }, duration: { observe(v: number): void } }>()
 
   async function timed<T>(verb: string, ref: ObjectRef, call: () => Promise<T>, code: (result: T) => number): Promise<T> {
@@ -126,6 +149,15 @@ export function createMetrics(): Metrics {
     },
     recordCertificate(certPem) {
       certExpiry.set(Math.floor(new Date(new X509Certificate(certPem).validTo).getTime() / 1000))
+    },
+    recordLeading(value) {
+      leading.set(value ? 1 : 0)
+    },
+    recordReconciled(action) {
+      reconciled.inc({ action })
+    },
+    recordSharedSecrets(states) {
+      for (const [state, n] of Object.entries(states)) sharedSecrets.set({ state }, n)
     },
     recordPolicyReload(ok) {
       policyReloads.inc({ result: ok ? 'ok' : 'error' })

@@ -3,7 +3,7 @@
 import type { Operation } from 'fast-json-patch'
 import type { AdmissionRequest } from './admission/review.ts'
 import { readWiring, type Wiring } from './annotations.ts'
-import { annotationKey, annotations, excludedNamespaces, type InjectMode } from './contract.ts'
+import { annotationKey, annotations, consumerAnnotation, consumerLabel, excludedNamespaces, type InjectMode } from './contract.ts'
 import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceExcluded, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
 import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './eso.ts'
 import { memo, type Memo } from './memo.ts'
@@ -86,7 +86,9 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
   }
 
   const ensure = objectsToEnsure(sharedSecrets, namespace, settings, policy)
-  return { wire: true, namespace, sharedSecrets, patch: injectHere ? patch : [], ensure, warnings }
+  // The object secretwire wires says so in its own metadata, for the reconciler to find (contract.ts).
+  const mark = injectHere ? consumerPatch(metadata, sharedSecrets) : []
+  return { wire: true, namespace, sharedSecrets, patch: injectHere ? [...mark, ...patch] : [], ensure, warnings }
 }
 
 // They depend only on the NAMEs, the namespace, the settings and the policy (for the generator's shape), and
@@ -114,6 +116,20 @@ function templateOf(workload: WorkloadKind, object: Json): Json | undefined {
 function annotationSources(workload: WorkloadKind, object: Json): unknown[] {
   const own = child(object, 'metadata')?.annotations
   return workload.templatePath.length === 0 ? [own] : [own, child(templateOf(workload, object), 'metadata')?.annotations]
+}
+
+/** Adds what is missing of the consumer label and annotation (contract.ts) to the object's metadata. */
+function consumerPatch(metadata: Json | undefined, sharedSecrets: readonly string[]): Operation[] {
+  const names = [...sharedSecrets].sort().join(',')
+  const pointer = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1')
+  const ops: Operation[] = []
+  const labels = child(metadata, 'labels')
+  if (labels === undefined) ops.push({ op: 'add', path: '/metadata/labels', value: { [consumerLabel.key]: consumerLabel.value } })
+  else if (labels[consumerLabel.key] !== consumerLabel.value) ops.push({ op: 'add', path: `/metadata/labels/${pointer(consumerLabel.key)}`, value: consumerLabel.value })
+  const notes = child(metadata, 'annotations')
+  if (notes === undefined) ops.push({ op: 'add', path: '/metadata/annotations', value: { [consumerAnnotation]: names } })
+  else if (notes[consumerAnnotation] !== names) ops.push({ op: 'add', path: `/metadata/annotations/${pointer(consumerAnnotation)}`, value: names })
+  return ops
 }
 
 /** "Deployment web" for an object with a controller owner reference. */

@@ -10,6 +10,8 @@ import { loadConfig } from './config.ts'
 import { KubeObjectStore, loadKubeConfig } from './kube.ts'
 import { createMetrics } from './metrics.ts'
 import { watchPolicy } from './policyfile.ts'
+import { eventRecorder } from './events.ts'
+import { startReconciler } from './reconcile/loop.ts'
 import { servingKeyPair, watchKeyPair } from './tls.ts'
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
@@ -25,7 +27,13 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const informers = await startInformers(kc, config.storageNamespace, logger)
   metrics.observeCache(() => informers.size())
   // Outside the instrumentation, so the metrics count only requests that reach the API server.
-  const store = new CachedStore(informers, metrics.instrument(new KubeObjectStore(kc)))
+  const kube = new KubeObjectStore(kc)
+  const store = new CachedStore(informers, metrics.instrument(kube))
+  // Every replica watches; the one holding the Lease reconciles (src/reconcile).
+  const reconciler = config.leaseNamespace === undefined ? undefined : startReconciler({
+    kc, config, informers, store, kube, metrics, log: logger,
+    events: eventRecorder(kc, process.env.POD_NAME ?? 'secretwire', logger),
+  }, config.leaseNamespace)
 
   let serving = false
   const app = buildApp({
@@ -51,6 +59,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     await sleep(config.shutdownDelayMs)
     certificates?.stop()
     policy?.stop()
+    await reconciler?.stop()
     await app.close()
     await informers.stop()
     logger.info('stopped')

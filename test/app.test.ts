@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { admit } from '../src/admit.ts'
 import { buildApp, maxBodyBytes } from '../src/app.ts'
 import { KubeObjectStore } from '../src/kube.ts'
+import { loopbackCert } from './helpers/certs.ts'
 import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
 import { annotated, pod, request, settings, type Manifest } from './helpers/objects.ts'
 
@@ -68,6 +69,8 @@ t.test('a review gets a review back, uid echoed; the object is seen exactly as s
   t.equal(body.response.allowed, true)
   t.equal(body.response.patchType, 'JSONPatch')
   t.same(JSON.parse(Buffer.from(body.response.patch, 'base64').toString()), [
+    { op: 'add', path: '/metadata/labels', value: { 'secretwire.io/consumer': 'true' } },
+    { op: 'add', path: '/metadata/annotations/secretwire.io~1consumes', value: 'db' },
     { op: 'add', path: '/spec/containers/0/env/0', value: { name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } } },
   ])
   t.match(body.response.warnings, [/^dry run: secretwire would create Password /])
@@ -104,7 +107,11 @@ t.test('info logs what changed the cluster or was refused; a routine patch is at
   t.equal(first.response.allowed, true)
   await send(object, 'again')
   const wired = pod({ namespace, annotations: annotated(name), containers: [{ name: 'app', image: 'busybox', env: [{ name: name.toUpperCase().replaceAll('-', '_'), valueFrom: { secretKeyRef: { name: `secretwire-${name}`, key: 'password' } } }] }] })
-  t.same((await send(wired, 'wired')).response, { uid: 'wired', allowed: true }, 'already wired: nothing to do')
+  // Wired before secretwire marked what it wires (contract.ts: consumerLabel): the marks, nothing else.
+  const marks = JSON.parse(Buffer.from((await send(wired, 'unmarked')).response.patch, 'base64').toString()) as { path: string }[]
+  t.same(marks.map((op) => op.path), ['/metadata/labels', '/metadata/annotations/secretwire.io~1consumes'], 'wired but unmarked: marked only')
+  const marked = { ...wired, metadata: { ...wired.metadata, labels: { 'secretwire.io/consumer': 'true' }, annotations: { ...annotated(name), 'secretwire.io/consumes': name } } }
+  t.same((await send(marked, 'wired')).response, { uid: 'wired', allowed: true }, 'already wired and marked: nothing to do')
   await send(pod({ namespace, annotations: annotated('BAD') }), 'bad')
   const level = (uid: string) => lines.filter((l) => l.uid === uid).map((l) => `${l.level} ${l.msg}`)
   t.same(level('first'), ['30 admitted'], 'objects created: info')
@@ -116,4 +123,44 @@ t.test('info logs what changed the cluster or was refused; a routine patch is at
   lines.length = 0
   await send(object, 'quiet')
   t.same(lines, [], 'at the default level a routine patch writes nothing')
+})
+
+t.test('closing: an admission in flight finishes, and its keep-alive connection does not hold the close up', async (t) => {
+  // As the API server's webhook client does: HTTPS, keep-alive, no idle timeout of its own here (Go's is 90 s).
+  const { Agent, request: httpsRequest } = await import('node:https')
+  const tls = await loopbackCert()
+  let release: () => void = () => undefined
+  let entered: () => void = () => undefined
+  const inAdmission = new Promise<void>((res) => { entered = res })
+  const instance = buildApp({
+    logger: pino({ level: 'silent' }), https: tls,
+    admit: async (r) => {
+      entered()
+      await new Promise<void>((res) => { release = res })
+      return { response: { uid: r.uid, allowed: true } }
+    },
+  })
+  await instance.listen({ port: 0, host: '127.0.0.1' })
+  const agent = new Agent({ keepAlive: true, ca: tls.cert })
+  t.teardown(() => agent.destroy())
+  const answered = new Promise<{ status: number | undefined, connection: string | undefined, body: string }>((res, rej) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: (instance.server.address() as { port: number }).port, path: '/mutate', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (r) => {
+      let body = ''
+      r.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => res({ status: r.statusCode, connection: r.headers.connection, body }))
+    })
+    req.on('error', rej)
+    req.end(JSON.stringify(review(request(pod(), { uid: 'in-flight' }))))
+  })
+  await inAdmission
+  let closed = false
+  const closing = instance.close().then(() => { closed = true })
+  await new Promise((r) => setTimeout(r, 100))
+  t.notOk(closed, 'close waits for the admission in flight')
+  release()
+  const res = await answered
+  t.equal(res.status, 200)
+  t.equal(JSON.parse(res.body).response.uid, 'in-flight', 'which is answered')
+  t.equal(res.connection, 'close', 'with Connection: close')
+  const outcome = await Promise.race([closing.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 5 s'), 5000))])
+  t.equal(outcome, 'closed', 'and the server closes once it is sent, though the client would keep the connection')
 })

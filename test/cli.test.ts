@@ -1,19 +1,10 @@
 // `secretwire render` as a user runs it: YAML in, YAML out, the webhook's denial and a non-zero exit on bad input.
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-const repoRoot = join(import.meta.dirname, '..')
-
-function cli(args: string[], opts: { input?: string, env?: Record<string, string> } = {}) {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
-    // Without tap's loaders and coverage hooks, which cost seconds per process.
-    cwd: repoRoot, input: opts.input, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
-  })
-  return { status: res.status, stdout: res.stdout, stderr: res.stderr }
-}
+import { cli } from './helpers/cli.ts'
 
 t.test('render prints the mutated manifest and the ESO objects', async (t) => {
   const res = cli(['render', '-f', 'examples/grafana.yaml'])
@@ -56,4 +47,12 @@ t.test('serve refuses to start without a reachable configuration, saying why', a
   const res = cli(['serve'], { env: { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' } })
   t.equal(res.status, 2)
   t.match(res.stderr, /^secretwire: KUBECONFIG is not set and secretwire is not running in a cluster/)
+})
+
+t.test('status and delete: bad arguments exit 2 before any cluster is asked', async (t) => {
+  const none = { KUBECONFIG: '/no/such/kubeconfig' }
+  t.match(cli(['status', '-o', 'xml'], { env: none }), { status: 2, stderr: /^usage:/ })
+  t.match(cli(['delete'], { env: none }), { status: 2, stderr: /^usage:/ })
+  t.match(cli(['delete', 'a', 'b'], { env: none }), { status: 2, stderr: /^usage:/ })
+  t.match(cli(['delete', 'Bad_Name'], { env: none }), { status: 2, stderr: /^secretwire: shared secret "Bad_Name": it must be a DNS-1123 label/ })
 })

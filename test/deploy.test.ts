@@ -45,7 +45,7 @@ t.test('every overlay builds and the API server accepts every object', async (t)
     eso: ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'ClusterSecretStore', 'ResourceQuota'],
     'cert-manager': ['Issuer', 'Certificate', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'Deployment', 'PodDisruptionBudget'],
     'fail-closed': ['Secret', 'MutatingWebhookConfiguration'],
-    plain: ['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
+    plain: ['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'RoleBinding', 'Secret', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
   }
   // plain last: the webhook configuration it leaves is the one the next tests use.
   for (const overlay of ['eso', 'cert-manager', 'fail-closed', 'plain']) {
@@ -109,6 +109,13 @@ t.test('RBAC: what secretwire needs, no Secrets, nothing outside its scope', asy
       allowed.push([verb, group!, resource!, 'eso-secret-storage'])
     }
   }
+  // The reconciler: delete consumer ExternalSecrets (narrowed by the secretwire-reconciler-scope policy), watch
+  // its consumers' metadata, record Events, hold its Lease.
+  allowed.push(['delete', 'external-secrets.io', 'externalsecrets', 'team-a'], ['create', 'events.k8s.io', 'events', 'team-a'])
+  for (const [group, resource] of [['', 'pods'], ['apps', 'deployments'], ['apps', 'statefulsets'], ['apps', 'daemonsets'], ['apps', 'replicasets'], ['batch', 'jobs'], ['batch', 'cronjobs']]) {
+    for (const verb of ['list', 'watch']) allowed.push([verb, group!, resource!, undefined])
+  }
+  allowed.push(['create', 'coordination.k8s.io', 'leases', 'secretwire'])
   for (const [verb, group, resource, ns] of allowed) t.ok(await can(verb, group, resource, ns), `may ${verb} ${resource} in ${ns ?? 'all namespaces'}`)
 
   const denied: [string, string, string, string | undefined][] = []
@@ -116,15 +123,18 @@ t.test('RBAC: what secretwire needs, no Secrets, nothing outside its scope', asy
     for (const ns of ['team-a', 'eso-secret-storage', 'secretwire', 'kube-system', undefined]) denied.push([verb, '', 'secrets', ns])
   }
   for (const verb of ['update', 'patch', 'delete']) {
-    denied.push([verb, 'external-secrets.io', 'externalsecrets', 'team-a'], [verb, 'external-secrets.io', 'pushsecrets', 'eso-secret-storage'], [verb, 'generators.external-secrets.io', 'passwords', 'eso-secret-storage'])
+    denied.push([verb, 'external-secrets.io', 'pushsecrets', 'eso-secret-storage'], [verb, 'generators.external-secrets.io', 'passwords', 'eso-secret-storage'])
   }
+  for (const verb of ['update', 'patch']) denied.push([verb, 'external-secrets.io', 'externalsecrets', 'team-a'])
+  // Metadata of what it wired, never the objects' changes; a Lease only in its own namespace.
+  for (const verb of ['create', 'update', 'patch', 'delete']) denied.push([verb, '', 'pods', 'team-a'], [verb, 'apps', 'deployments', 'team-a'])
+  denied.push(['create', 'coordination.k8s.io', 'leases', 'kube-system'], ['update', 'coordination.k8s.io', 'leases', 'kube-system'])
   denied.push(
     ['create', 'generators.external-secrets.io', 'passwords', 'team-a'],
     ['create', 'external-secrets.io', 'pushsecrets', 'team-a'],
     ['list', 'generators.external-secrets.io', 'passwords', undefined],
     ['create', 'external-secrets.io', 'clustersecretstores', undefined],
     ['get', '', 'configmaps', 'team-a'],
-    ['create', '', 'pods', 'team-a'],
   )
   for (const [verb, group, resource, ns] of denied) t.notOk(await can(verb, group, resource, ns), `may not ${verb} ${group || 'core'}/${resource} in ${ns ?? 'all namespaces'}`)
 })

@@ -12,6 +12,8 @@ const wired = (p: Plan) => {
 }
 const apply = <T extends object>(object: T, p: Plan): T =>
   jsonpatch.applyPatch(structuredClone(object), jsonpatch.deepClone(wired(p).patch), true).newDocument
+/** The patch's operations on the containers (the consumer label and annotation are checked on their own). */
+const envOps = (p: Plan) => wired(p).patch.filter((o) => !o.path.startsWith('/metadata'))
 const ref = (name: string, env: string) => ({ name: env, valueFrom: { secretKeyRef: { name: `secretwire-${name}`, key: 'password' } } })
 
 t.test('objects without the annotation are allowed untouched, whatever else they contain', async (t) => {
@@ -40,7 +42,7 @@ t.test('a Pod gets the env vars first in every container, nothing else changes',
     initContainers: [{ name: 'init', image: 'z' }],
   })
   const p = wired(plan(request(object), defaults))
-  t.same(p.patch, [
+  t.same(envOps(p), [
     { op: 'add', path: '/spec/containers/0/env/0', value: ref('grafana-db', 'GRAFANA_DB') },
     { op: 'add', path: '/spec/containers/0/env/1', value: ref('metrics', 'TOKEN') },
     { op: 'add', path: '/spec/containers/1/env', value: [ref('grafana-db', 'GRAFANA_DB'), ref('metrics', 'TOKEN')] },
@@ -48,7 +50,10 @@ t.test('a Pod gets the env vars first in every container, nothing else changes',
   const after = apply(object, p)
   t.same((after.spec.containers[0]?.env as { name: string }[]).map((e) => e.name), ['GRAFANA_DB', 'TOKEN', 'URL'])
   t.same(after.spec.initContainers, object.spec.initContainers, 'init containers only when named')
-  t.same({ ...after, spec: undefined }, { ...object, spec: undefined }, 'metadata untouched')
+  t.same({ ...after, spec: undefined }, {
+    ...object, spec: undefined,
+    metadata: { ...object.metadata, labels: { 'secretwire.io/consumer': 'true' }, annotations: { ...object.metadata.annotations, 'secretwire.io/consumes': 'grafana-db,metrics' } },
+  }, 'metadata: only the consumer label and annotation, for the reconciler')
   t.same(p.sharedSecrets, ['grafana-db', 'metrics'])
   t.equal(p.namespace, 'apps')
 })
@@ -67,7 +72,7 @@ t.test('idempotent: admitting the patched object again yields no patch', async (
 
 t.test('an env var secretwire already set, anywhere in the list, is left as is', async (t) => {
   const object = pod({ annotations: annotated('a'), containers: [{ name: 'c', env: [{ name: 'X', value: '1' }, { ...ref('a', 'A'), valueFrom: { secretKeyRef: { name: 'secretwire-a', key: 'password', optional: false } } }] }] })
-  t.same(wired(plan(request(object), defaults)).patch, [])
+  t.same(envOps(plan(request(object), defaults)), [])
 })
 
 t.test('every workload kind: the pod template is wired (a Job only at creation: see below)', async (t) => {
@@ -78,14 +83,14 @@ t.test('every workload kind: the pod template is wired (a Job only at creation: 
   for (const kind of workloadKinds) {
     for (const operation of kind === 'Job' ? ['CREATE'] as const : ['CREATE', 'UPDATE'] as const) {
       const p = wired(plan(request(workload(kind, { annotations: annotated('a') }), { operation }), defaults))
-      t.same(p.patch, [{ op: 'add', path: `${paths[kind]}/containers/0/env`, value: [ref('a', 'A')] }], `${kind} ${operation}`)
+      t.same(envOps(p), [{ op: 'add', path: `${paths[kind]}/containers/0/env`, value: [ref('a', 'A')] }], `${kind} ${operation}`)
     }
   }
 })
 
 t.test('a workload annotated on its own metadata only is wired too', async (t) => {
   const object = workload('Deployment', { ownAnnotations: annotated('a') })
-  t.equal(wired(plan(request(object), defaults)).patch.length, 1)
+  t.equal(envOps(plan(request(object), defaults)).length, 1)
 })
 
 t.test('the containers annotation selects containers and init containers', async (t) => {
@@ -94,7 +99,7 @@ t.test('the containers annotation selects containers and init containers', async
     containers: [{ name: 'web' }, { name: 'other' }],
     initContainers: [{ name: 'migrate' }],
   })
-  t.same(wired(plan(request(object), defaults)).patch.map((o) => o.path), ['/spec/initContainers/0/env', '/spec/containers/0/env'])
+  t.same(envOps(plan(request(object), defaults)).map((o) => o.path), ['/spec/initContainers/0/env', '/spec/containers/0/env'])
 })
 
 t.test('denials', async (t) => {
@@ -227,7 +232,7 @@ t.test('inject=pods: templates untouched with a warning, Pods patched', async (t
   t.same(p.patch, [])
   t.equal(p.ensure.length, 3, 'objects are still ensured at workload admission')
   t.same(p.warnings, ["SECRETWIRE_INJECT=pods: this Deployment's pod template is left as is; A are added to its Pods when they are created"])
-  t.equal(wired(plan(request(pod({ annotations: annotated('a') })), s)).patch.length, 1)
+  t.equal(envOps(plan(request(pod({ annotations: annotated('a') })), s)).length, 1)
   t.throws(() => plan(request(workload('Deployment', { annotations: annotated('a', 'nope') })), s), InvalidAnnotation,
     'a workload whose Pods would be denied is denied at once')
 })
@@ -274,14 +279,14 @@ t.test('a workload with a controller owner: ensured at creation, its template ne
   const job = owned(workload('Job', { annotations: annotated('a') }), 'CronJob', 'nightly')
   t.same(wired(plan(request(job), defaults)).patch, [])
   const ownedPod = owned(pod({ annotations: annotated('a') }), 'ReplicaSet', 'web-1')
-  t.equal(wired(plan(request(ownedPod), defaults)).patch.length, 1, 'a Pod is wired whoever owns it')
+  t.equal(envOps(plan(request(ownedPod), defaults)).length, 1, 'a Pod is wired whoever owns it')
   const notController = { ...rs, metadata: { ...rs.metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: 'u', controller: false }] } }
-  t.equal(wired(plan(request(notController), defaults)).patch.length, 1, 'an owner that is not the controller does not count')
+  t.equal(envOps(plan(request(notController), defaults)).length, 1, 'an owner that is not the controller does not count')
 })
 
 t.test('a Job\'s template cannot change after creation: its UPDATEs are never patched', async (t) => {
   const job = workload('Job', { annotations: annotated('a') })
-  t.equal(wired(plan(request(job), defaults)).patch.length, 1, 'CREATE: wired')
+  t.equal(envOps(plan(request(job), defaults)).length, 1, 'CREATE: wired')
   t.same(plan(update(job), defaults), { wire: false, reason: 'a Job\'s pod template cannot change after creation' })
 })
 
@@ -314,4 +319,29 @@ t.test('wiringUnchanged: an UPDATE that leaves every secretwire annotation as it
   t.notOk(wiringUnchanged(update(workload('Deployment', { annotations: annotated('a'), ownAnnotations: annotated('a') }), before)), 'moved onto the workload too')
   t.notOk(wiringUnchanged(request(before)), 'a CREATE')
   t.notOk(wiringUnchanged({ ...request(before, { operation: 'UPDATE' }) }), 'no oldObject')
+})
+
+t.test('the wired object is marked for the reconciler: consumer label and the NAMEs it consumes', async (t) => {
+  const marks = (p: Plan) => wired(p).patch.filter((o) => o.path.startsWith('/metadata'))
+  t.same(marks(plan(request(workload('Deployment', { annotations: annotated('b, a=A2') })), defaults)), [
+    { op: 'add', path: '/metadata/labels', value: { 'secretwire.io/consumer': 'true' } },
+    { op: 'add', path: '/metadata/annotations', value: { 'secretwire.io/consumes': 'a,b' } },
+  ], 'a workload: its own metadata, not its template (no rollout for a label)')
+  const labelled = workload('Deployment', { annotations: annotated('a'), ownAnnotations: { note: 'x' } })
+  labelled.metadata.labels = { team: 'db' }
+  t.same(marks(plan(request(labelled), defaults)), [
+    { op: 'add', path: '/metadata/labels/secretwire.io~1consumer', value: 'true' },
+    { op: 'add', path: '/metadata/annotations/secretwire.io~1consumes', value: 'a' },
+  ], 'added beside existing labels and annotations')
+  const renamed = apply(labelled, plan(request(labelled), defaults))
+  renamed.spec.template.metadata.annotations = annotated('a, c')
+  t.same(marks(plan(request(renamed, { operation: 'UPDATE' }), defaults)), [
+    { op: 'add', path: '/metadata/annotations/secretwire.io~1consumes', value: 'a,c' },
+  ], 'an update that names another secret updates the annotation')
+  t.same(marks(plan(request(apply(renamed, plan(request(renamed), defaults)), { operation: 'UPDATE' }), defaults)), [], 'idempotent')
+  t.same(marks(plan(request(workload('Deployment', { annotations: annotated('a') })), settings({ SECRETWIRE_INJECT: 'pods' }))), [],
+    'inject=pods: the workload is left alone; its Pods are marked')
+  t.equal(marks(plan(request(pod({ annotations: annotated('a') })), settings({ SECRETWIRE_INJECT: 'pods' }))).length, 2)
+  t.same(marks(plan(request(owned(workload('ReplicaSet', { annotations: annotated('a') }), 'Deployment', 'web')), defaults)), [],
+    'a controller\'s copy is left alone')
 })

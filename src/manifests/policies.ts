@@ -9,6 +9,7 @@
 //                               changes or deletes them
 //   secretwire-stored-secrets   a stored password is never deleted or rewritten, nor the storage namespace
 //   secretwire-eso-cross-namespace  the ESO features that read Secrets across namespaces are break-glass only
+//   secretwire-reconciler-scope     secretwire itself deletes only its own objects, and none in the storage namespace
 //
 // Only the break-glass group is exempt (and secretwire's ServiceAccount where it must act); a namespace being
 // deleted can always empty itself.
@@ -36,12 +37,13 @@ export const policyNames = {
   managedObjects: 'secretwire-managed-objects',
   storedSecrets: 'secretwire-stored-secrets',
   esoCrossNamespace: 'secretwire-eso-cross-namespace',
+  reconcilerScope: 'secretwire-reconciler-scope',
 } as const
 
 type Policy = Manifest<V1ValidatingAdmissionPolicy | V1ValidatingAdmissionPolicyBinding>
 
 export function admissionPolicies(s: GuardSettings = defaultGuardSettings): Policy[] {
-  return [...wired(), ...storeAccess(s), ...managedObjects(), ...storedSecrets(s), ...esoCrossNamespace()]
+  return [...wired(), ...storeAccess(s), ...managedObjects(), ...storedSecrets(s), ...esoCrossNamespace(), ...reconcilerScope(s)]
 }
 
 const secretwireUser = serviceAccountUser(identities.secretwire)
@@ -279,5 +281,28 @@ function esoCrossNamespace(): Policy[] {
           reason: 'Forbidden',
         },
       ],
+    })
+}
+
+function reconcilerScope(s: GuardSettings): Policy[] {
+  return policy(policyNames.reconcilerScope,
+    'The reconciler deletes ExternalSecrets no workload uses any more. RBAC can grant delete only on a whole\n' +
+    'resource, so this narrows secretwire\'s own deletes to what it manages (the managed-by label), outside the\n' +
+    'storage namespace: the generators and stored passwords are never deleted by secretwire, whatever its code does.', {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: [esoGroup], apiVersions: ['*'], operations: ['DELETE'], resources: ['externalsecrets', 'pushsecrets'] },
+          { apiGroups: [generatorGroup], apiVersions: ['*'], operations: ['DELETE'], resources: ['passwords'] },
+        ],
+      },
+      matchConditions: [{ name: 'by-secretwire', expression: bySecretwire }],
+      validations: [{
+        expression: `has(oldObject.metadata.labels) && ${cel(managedBy.key)} in oldObject.metadata.labels &&\n` +
+          `oldObject.metadata.labels[${cel(managedBy.key)}] == ${cel(managedBy.value)} && request.namespace != ${cel(s.storageNamespace)}`,
+        messageExpression: `'secretwire deletes only the objects it manages, and none in its storage namespace ' + ${cel(s.storageNamespace)} + ` +
+          `' (ValidatingAdmissionPolicy ${policyNames.reconcilerScope})'`,
+        reason: 'Forbidden',
+      }],
     })
 }

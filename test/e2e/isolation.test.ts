@@ -24,6 +24,7 @@ import { repoRoot } from '../../tools/local/paths.ts'
 import { ESO_SIDECAR } from '../../tools/local/eso.ts'
 import { untilSecretwireAnswers, untilWebhookAnswers } from '../../tools/local/webhook.ts'
 import { loopbackCert } from '../helpers/certs.ts'
+import { cli } from '../helpers/cli.ts'
 import { esoCluster } from '../helpers/esocluster.ts'
 import { kubectl as kubectlFor } from '../helpers/kubectl.ts'
 import { annotated, request, workload } from '../helpers/objects.ts'
@@ -48,6 +49,7 @@ writeFileSync(join(work, 'policy.yaml'), [
   '  shared-db: { namespaces: ["team-*"] }',
   '  race: { namespaces: ["race-*"] }',
   '  pushed: { namespaces: [team-a] }',
+  '  retired: { namespaces: [team-d] }',
 ].join('\n'))
 
 // deploy/webhook as shipped (its RBAC, admission policies and policy ConfigMap), but secretwire runs as a process
@@ -328,6 +330,54 @@ t.test('at the end: every namespace that uses shared-db holds the password made 
     t.equal(await cluster.fingerprint(ns, 'secretwire-shared-db'), original, ns)
   }
   t.notOk(main.output.some((line) => line.includes('known-to-the-tenant')), 'no secret value in secretwire\'s output')
+})
+
+t.test('`secretwire delete NAME`: only break-glass deletes a password for good, and only once nothing names it', async (t) => {
+  await deploy(kc, 'team-d', 'old', 'retired')
+  await cluster.fingerprint('team-d', 'secretwire-retired')
+  const kubeconfigOf = (name: string, who: KubeConfig) => {
+    const path = join(work, `${name}.kubeconfig`)
+    writeFileSync(path, who.exportConfig())
+    return { KUBECONFIG: path }
+  }
+  const asBreakGlass = kubeconfigOf('alice', breakGlass)
+  const asAdmin = { KUBECONFIG: cp.info.kubeconfig }
+  const asTenant = kubeconfigOf('tenant-d', await tenantIn('team-d'))
+  const remaining = async () => [
+    ...(await admin.list('ExternalSecret', 'team-d')).map((n) => `ExternalSecret team-d/${n}`),
+    ...(await admin.list('ExternalSecret', storage)).filter((n) => n === 'secretwire-retired').map((n) => `ExternalSecret ${storage}/${n}`),
+    ...(await admin.list('Password', storage)).filter((n) => n === 'secretwire-retired').map((n) => `Password ${storage}/${n}`),
+    ...(await core.readNamespacedSecret({ namespace: storage, name: 'secretwire-retired' }).then(() => [`Secret ${storage}/secretwire-retired`], () => [])),
+  ].filter((o) => o.includes('retired'))
+  const everything = [`ExternalSecret team-d/secretwire-retired`, `ExternalSecret ${storage}/secretwire-retired`, `Password ${storage}/secretwire-retired`, `Secret ${storage}/secretwire-retired`]
+  t.same(await remaining(), everything, 'before: the shared secret and its copy in team-d')
+
+  const named = cli(['delete', 'retired', '--yes'], { env: asBreakGlass })
+  t.equal(named.status, 1, 'refused while a workload names it')
+  t.match(named.stderr, /not deleting: shared secret retired is still named by team-d\/Deployment\/old/)
+  await kc.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ namespace: 'team-d', name: 'old' })
+  await untilWebhookAnswers(async () => cli(['delete', 'retired', '--dry-run'], { env: asBreakGlass }).status === 0, 60_000)
+  t.pass('the dry run is allowed once its consumers (the Deployment, its ReplicaSet and Pods) are gone')
+  t.same(await remaining(), everything, 'the dry run deleted nothing')
+
+  const byAdmin = cli(['delete', 'retired', '--yes'], { env: asAdmin })
+  t.equal(byAdmin.status, 1, `a cluster admin outside break-glass: refused: ${byAdmin.stderr}`)
+  t.match(byAdmin.stderr, /was refused \(HTTP 403\): .*\(ValidatingAdmissionPolicy secretwire-(managed-objects|stored-secrets)\); nothing was deleted/)
+  const byTenant = cli(['delete', 'retired', '--yes'], { env: asTenant })
+  t.equal(byTenant.status, 1, 'a tenant: refused')
+  t.match(byTenant.stderr, /not deleting: cannot see every consumer with your rights/)
+  const unconfirmed = cli(['delete', 'retired'], { env: asBreakGlass, input: 'retired\n' })
+  t.equal(unconfirmed.status, 1, 'no --yes and no terminal: not confirmed')
+  t.match(unconfirmed.stderr, /stdin is not a terminal: pass --yes/)
+  t.same(await remaining(), everything, 'none of that changed anything')
+
+  const deleted = cli(['delete', 'retired', '--yes'], { env: asBreakGlass })
+  t.equal(deleted.status, 0, deleted.stderr)
+  t.match(deleted.stdout, /deleted: ExternalSecret team-d\/secretwire-retired\n[\s\S]*deleted: Password eso-secret-storage\/secretwire-retired\ndeleted: Secret eso-secret-storage\/secretwire-retired\n/)
+  t.same(await remaining(), [], 'break-glass: everything of retired is gone')
+  await untilWebhookAnswers(async () => core.readNamespacedSecret({ namespace: 'team-d', name: 'secretwire-retired' }).then(() => false, (e: { code?: number }) => e.code === 404), 60_000)
+  t.pass('and team-d\'s copy with its ExternalSecret')
+  t.equal(await cluster.fingerprint(storage, 'secretwire-shared-db'), original, 'other shared secrets are untouched')
 })
 
 /** Waits until the Secret exists again with another uid (ESO recreated it). */

@@ -189,6 +189,29 @@ t.test('the storage namespace: generators, ExternalSecrets, PushSecrets and stor
   t.ok(await core.deleteNamespacedSecret({ namespace: 'team-b', name: 'secretwire-db' }), 'a Secret of that name elsewhere is not guarded')
 })
 
+t.test('secretwire itself deletes only its consumers\' ExternalSecrets, never in the storage namespace', async (t) => {
+  // RBAC grants secretwire delete on every ExternalSecret (the reconciler collects unused ones); the policy
+  // secretwire-reconciler-scope narrows it, so a bug or a stolen token cannot delete a tenant's own object or a
+  // stored password's generator.
+  const sw = api(secretwire)
+  await sw.create('ExternalSecret', 'team-b', externalSecret('secretwire-unused', readsStore(), managed))
+  t.ok(await sw.remove('ExternalSecret', 'team-b', 'secretwire-unused'), 'its own, unused, in a workload namespace: deleted')
+  await api(admin).create('ExternalSecret', 'team-b', externalSecret('theirs', {
+    secretStoreRef: { kind: 'SecretStore', name: 'mine' }, target: { name: 'x' }, data: [{ secretKey: 'p', remoteRef: { key: 'x' } }],
+  }))
+  await refused(t, sw.remove('ExternalSecret', 'team-b', 'theirs'), 'secretwire-reconciler-scope', 'secretwire: delete a tenant\'s own ExternalSecret')
+  // Under the generate strategy the stored secret's object is an ExternalSecret in the storage namespace.
+  await sw.create('ExternalSecret', storage, externalSecret('secretwire-stored', readsStore(), managed))
+  await refused(t, sw.remove('ExternalSecret', storage, 'secretwire-stored'), 'secretwire-reconciler-scope', 'secretwire: delete a stored secret\'s ExternalSecret')
+  for (const kind of ['PushSecret', 'Password'] as const) {
+    const err = await sw.remove(kind, storage, 'secretwire-db').then(() => undefined, (e: { code?: number }) => e)
+    t.equal(err?.code, 403, `secretwire: delete its ${kind}: refused (RBAC grants no delete there)`)
+  }
+  t.ok(await api(admin).get('ExternalSecret', 'team-b', 'theirs'), 'the tenant\'s object is still there')
+  t.ok(await api(admin).get('ExternalSecret', storage, 'secretwire-stored'), 'and the stored secret\'s')
+  t.ok(await api(admin).get('Password', storage, 'secretwire-db'), 'and the generator')
+})
+
 t.test('the ESO features that read Secrets across namespaces are refused to tenants', async (t) => {
   const as = api(tenant)
   // ESO v0.16.2 lists the Secrets a PushSecret selects by label in every namespace, and pushes each to the store

@@ -85,6 +85,9 @@ const denied = kubectl(['run', 'unwired', '-n', 'grafana', `--image=${images.bus
 console.log(`\nA bad annotation is refused at admission:\n  ${denied.stderr.trim()}`)
 const outsider = kubectl(['run', 'outsider', '-n', 'default', `--image=${images.busybox}`, '--annotations=secretwire.io/shared-secret=grafana-db'])
 console.log(`A namespace the policy leaves out gets nothing:\n  ${outsider.stderr.trim()}`)
+// What a platform team runs to see every shared secret: `secretwire status`, with the demo's admin kubeconfig.
+const status = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), 'status'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } })
+console.log(`\nsecretwire status (exit status ${status.status}):\n${status.stdout}${status.stderr}`)
 console.log(`\nsecretwire's Pods: kubectl -n secretwire get pods; logs: kubectl -n secretwire logs deploy/secretwire.
 Use kubectl inside the run's namespaces (the line starting "the run's namespaces" above says how), with
   --kubeconfig ${kubeconfig}

@@ -1,0 +1,50 @@
+// Who consumes which shared secret, from the metadata of the objects secretwire wired: each carries the label
+// secretwire.io/consumer=true and the annotation secretwire.io/consumes: NAME,NAME (written at admission, see
+// plan.ts). Pods and the workload kinds are watched by that label only (metawatch.ts); this keeps, per object,
+// its namespace, kind, name and NAMEs, and nothing else.
+import { consumerAnnotation } from '../contract.ts'
+import type { ObjectMeta } from './metawatch.ts'
+
+export interface Consumer {
+  readonly kind: string
+  readonly namespace: string
+  readonly name: string
+  readonly uid: string
+}
+
+export class ConsumerIndex {
+  private readonly objects = new Map<string, { consumer: Consumer, names: readonly string[] }>()
+
+  /** An object listed, added, changed or deleted. */
+  apply(kind: string, meta: ObjectMeta, deleted: boolean): void {
+    const names = (meta.annotations?.[consumerAnnotation] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
+    if (deleted || names.length === 0) {
+      this.objects.delete(meta.uid)
+      return
+    }
+    this.objects.set(meta.uid, { consumer: { kind, namespace: meta.namespace, name: meta.name, uid: meta.uid }, names })
+  }
+
+  /** After a (re)list of `kind`: its objects not in `uids` are gone (their delete events were missed). */
+  relisted(kind: string, uids: ReadonlySet<string>): void {
+    for (const [uid, entry] of this.objects) if (entry.consumer.kind === kind && !uids.has(uid)) this.objects.delete(uid)
+  }
+
+  /** Every consumer of every NAME, by `namespace/NAME`. */
+  byNamespaceAndName(): Map<string, Consumer[]> {
+    const out = new Map<string, Consumer[]>()
+    for (const { consumer, names } of this.objects.values()) {
+      for (const name of names) {
+        const key = `${consumer.namespace}/${name}`
+        const list = out.get(key)
+        if (list === undefined) out.set(key, [consumer])
+        else list.push(consumer)
+      }
+    }
+    return out
+  }
+
+  get size(): number {
+    return this.objects.size
+  }
+}
