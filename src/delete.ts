@@ -7,9 +7,10 @@
 //     guard policies (only the break-glass group may delete stored passwords) before anything changes: a refusal
 //     changes nothing; `--dry-run` stops there.
 // It runs with the caller's own kubeconfig and rights; secretwire's ServiceAccount cannot do this.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import { resourceName } from './contract.ts'
 import { resources, type ManagedKind } from './eso.ts'
+import { apiStatus } from './kube.ts'
 import type { SharedSecretStatus, Status } from './status.ts'
 
 export interface Deletion {
@@ -63,9 +64,9 @@ export async function runDeletions(kc: KubeConfig, deletions: readonly Deletion[
       else await co.deleteNamespacedCustomObject({ ...resources[d.kind], namespace: d.namespace, name: d.name, ...options })
       return 'deleted'
     } catch (err) {
-      const { code, body } = err as { code?: number, body?: unknown }
-      if (code === 404) return 'absent'
-      throw new DeletionRefused(d, code, apiMessage(body) ?? (err as Error).message, dry)
+      if (!(err instanceof ApiException)) throw new DeletionRefused(d, undefined, (err as Error).message, dry)
+      if (err.code === 404) return 'absent'
+      throw new DeletionRefused(d, err.code, apiStatus(err).message ?? err.message, dry)
     }
   }
   const outcomes: ('deleted' | 'absent')[] = []
@@ -88,13 +89,5 @@ export class DeletionRefused extends Error {
   constructor(readonly deletion: Deletion, readonly code: number | undefined, reason: string, readonly dryRun: boolean) {
     super(`${dryRun ? 'the dry run of deleting' : 'deleting'} ${deletion.kind} ${deletion.namespace}/${deletion.name} was refused` +
       `${code === undefined ? '' : ` (HTTP ${code})`}: ${reason}${dryRun ? '; nothing was deleted' : ''}`)
-  }
-}
-
-function apiMessage(body: unknown): string | undefined {
-  try {
-    return (JSON.parse(String(body)) as { message?: string }).message
-  } catch {
-    return undefined
   }
 }

@@ -52,7 +52,7 @@ export class KubeObjectStore implements ObjectStore {
         { ...resources[ref.kind], namespace: ref.metadata.namespace, name: ref.metadata.name }, abortable(signal)) as StoredObject
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) {
-        const s = status(err)
+        const s = apiStatus(err)
         if (s.reason === 'NotFound' && !missingResource(s)) return undefined
       }
       throw failure(err, `reading ${describe(ref)}`, signal)
@@ -102,13 +102,14 @@ function abortable(signal: AbortSignal): ConfigurationOptions {
   }
 }
 
-interface ApiStatus {
+export interface ApiStatus {
   reason?: string
   message?: string
   details?: { kind?: string }
 }
 
-function status(err: ApiException<unknown>): ApiStatus {
+/** The API server's Status in an error's body ({} when there is none). */
+export function apiStatus(err: ApiException<unknown>): ApiStatus {
   try {
     return typeof err.body === 'string' ? JSON.parse(err.body) as ApiStatus : (err.body as ApiStatus) ?? {}
   } catch {
@@ -124,7 +125,7 @@ function missingResource(s: ApiStatus): boolean {
 function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFailure {
   if (signal.aborted) return apiTimedOut(doing)
   if (err instanceof ApiException) {
-    const s = status(err)
+    const s = apiStatus(err)
     const message = s.message ?? `HTTP ${err.code}`
     const answered = (code: number, reason: string, text: string) => new KubernetesFailure(code, reason, text, err.code)
     if (err.code === 403) return answered(403, 'Forbidden', `secretwire was forbidden from ${doing}: ${message}`)

@@ -4,9 +4,10 @@
 // policy ConfigMap; never a Secret. A table, or -o json / -o yaml; `failing` (exit status 1) when ESO reports a
 // failure or a consumer has no ExternalSecret.
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
-import { consumerAnnotation, consumerLabel, identities, managedBy, sharedSecretLabel } from './contract.ts'
+import { consumerLabel, identities, managedBy, sharedSecretLabel } from './contract.ts'
 import { resources, type ManagedKind } from './eso.ts'
 import { openPolicy, parsePolicy, type Policy } from './policy.ts'
+import { consumedNames } from './reconcile/consumers.ts'
 import { syncStateOf, type SyncState } from './reconcile/plan.ts'
 
 export interface ObjectState {
@@ -78,7 +79,7 @@ export async function clusterStatus(kc: KubeConfig, s: StatusSettings): Promise<
   const policy = policyText === undefined ? undefined : parsePolicy(policyText, 'ConfigMap secretwire/secretwire-policy')
   const consumers = consumerItems.flat().map((c) => ({
     kind: c.kind, namespace: c.namespace, name: c.name,
-    names: (c.annotations?.[consumerAnnotation] ?? '').split(',').filter((n) => n !== ''),
+    names: consumedNames(c.annotations),
   }))
   return { ...statusModel({ passwords, pushSecrets, externalSecrets, consumers, policy, storageNamespace: s.storageNamespace }), unreadable }
 }

@@ -12,12 +12,17 @@ export interface Consumer {
   readonly uid: string
 }
 
+/** The NAMEs an object's secretwire.io/consumes annotation lists (written at admission as NAME,NAME). */
+export function consumedNames(annotations: Readonly<Record<string, string>> | undefined): string[] {
+  return (annotations?.[consumerAnnotation] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
+}
+
 export class ConsumerIndex {
   private readonly objects = new Map<string, { consumer: Consumer, names: readonly string[] }>()
 
   /** An object listed, added, changed or deleted. */
   apply(kind: string, meta: ObjectMeta, deleted: boolean): void {
-    const names = (meta.annotations?.[consumerAnnotation] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
+    const names = consumedNames(meta.annotations)
     if (deleted || names.length === 0) {
       this.objects.delete(meta.uid)
       return
