@@ -38,6 +38,9 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
   let observed: { holder: string, renewTime: string } | undefined
   let observedAt = 0
   let timer: NodeJS.Timeout | undefined
+  // The round in flight, so stop() can wait for it: a renewal that lands after the release would take the Lease
+  // back, and one that resolves after stop() would set leading again.
+  let current: Promise<void> = Promise.resolve()
 
   const setLeading = (value: boolean) => {
     if (value === leading) return
@@ -83,7 +86,9 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
 
   async function round(): Promise<void> {
     try {
-      if (await tryAcquireOrRenew()) {
+      const won = await tryAcquireOrRenew()
+      if (stopped) return
+      if (won) {
         lastRenewed = Date.now()
         setLeading(true)
       } else {
@@ -96,17 +101,18 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
       // A leader that cannot renew stops acting before its Lease can expire for the others.
       if (leading && Date.now() - lastRenewed > renewDeadlineMs) setLeading(false)
     }
-    if (!stopped) timer = setTimeout(() => void round(), retryPeriodMs)
+    if (!stopped) timer = setTimeout(() => { current = round() }, retryPeriodMs)
   }
-  void round()
+  current = round()
 
   return {
     get leading() { return leading },
     async stop() {
       stopped = true
       clearTimeout(timer)
-      if (!leading) return
+      await current
       setLeading(false)
+      // Even a replica that was not leading may have just taken the Lease in the round that was in flight.
       // Released: holderIdentity empty, so a standby takes over without waiting for the Lease to expire.
       try {
         const lease = await api.readNamespacedLease({ namespace: opts.namespace, name: opts.name })
@@ -114,6 +120,7 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
           await api.replaceNamespacedLease({ namespace: opts.namespace, name: opts.name, body: { metadata: lease.metadata, spec: { ...lease.spec, holderIdentity: '' } } })
         }
       } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return
         log.warn({ err: (err as Error).message }, 'leader election: could not release the Lease')
       }
     },

@@ -41,6 +41,21 @@ t.test('three candidates: exactly one leads, and a stopped leader hands over', a
   t.equal(candidates.filter((c) => c.leading).length, 1, 'exactly one again')
 })
 
+// A stop() while a round is in flight (here: the very first, which creates the Lease) once left the candidate
+// leading after stop() returned, and the Lease held by a replica that was gone, until it expired.
+t.test('a candidate stopped while its first round is in flight neither leads nor keeps the Lease', async (t) => {
+  const kc = await kubeConfig()
+  const namespace = await freshNamespace(t, kc)
+  const stoppedEarly = electLeader(kc, { namespace, name: 'lease', identity: 'early', ...timing }, log, { started: () => undefined, stopped: () => undefined })
+  await stoppedEarly.stop()
+  t.equal(stoppedEarly.leading, false, 'not leading once stop() has returned')
+  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: 'lease' })
+  t.equal(lease.spec?.holderIdentity, '', 'the Lease it took in that round is released')
+  // And nothing of it runs later: still not leading after several retry periods.
+  await new Promise((r) => setTimeout(r, 5 * timing.retryPeriodMs))
+  t.equal(stoppedEarly.leading, false, 'still not leading')
+})
+
 t.test('a leader that vanishes without releasing is replaced once its Lease expires', async (t) => {
   const kc = await kubeConfig()
   const namespace = await freshNamespace(t, kc)
