@@ -1,11 +1,12 @@
 // The HTTP edge, built apart from listening so tests drive it with inject() or a real HTTPS port: decode the
-// AdmissionReview (anything else is a 400 that says why), hand the request to `admit`, write the review back.
+// AdmissionReview (anything else is a 400 that says why; 415 if not JSON, 413 if too large), hand the request to
+// `admit`, write the review back.
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { AdmissionReviewResponseSchema, AdmissionReviewSchema, reviewResponse, type AdmissionReview } from './admission/review.ts'
+import { AdmissionReviewResponseSchema, AdmissionReviewSchema, denied, reviewResponse, type AdmissionReview } from './admission/review.ts'
 import type { AdmissionRequest } from './admission/review.ts'
 import type { Admission } from './admit.ts'
-import { AdmissionError } from './errors.ts'
+import { AdmissionError, toStatus } from './errors.ts'
 import type { Metrics } from './metrics.ts'
 
 /** object + oldObject of the largest object etcd stores (1.5 MiB each), with room for the envelope. */
@@ -52,10 +53,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return payload
   })
 
+  // Fastify parses text/plain into a string by default, which then failed the schema with a 400 ("body must be
+  // object"); an AdmissionReview is only ever JSON, so every other content type gets 415 Unsupported Media Type.
+  app.removeContentTypeParser('text/plain')
+
   app.post<{ Body: AdmissionReview }>('/mutate', { schema: { body: AdmissionReviewSchema, response: { 200: AdmissionReviewResponseSchema } } }, async (req) => {
     const started = process.hrtime.bigint()
     const { request } = req.body
-    const admission = await opts.admit(request)
+    const admission = await admitted(opts.admit, request)
     const ms = Number(process.hrtime.bigint() - started) / 1e6
     opts.metrics?.recordAdmission(request, admission, ms / 1000)
     logAdmission(opts.logger, request, admission, ms)
@@ -73,6 +78,19 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return 'ok'
   })
   return app
+}
+
+/**
+ * `admit` answers every failure with a denial itself; this catches what escapes it anyway (a bug in the caller's
+ * wrapper), so the API server still gets a review with its uid and secretwire's generic 500 denial, and the
+ * failure is logged at error like any other, instead of fastify's 500 page carrying the error's message.
+ */
+async function admitted(admit: AppOptions['admit'], request: AdmissionRequest): Promise<Admission> {
+  try {
+    return await admit(request)
+  } catch (error) {
+    return { response: denied(request.uid, toStatus(error)), error }
+  }
 }
 
 function logAdmission(log: Logger, request: AdmissionRequest, admission: Admission, durationMs: number): void {

@@ -70,7 +70,7 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   const leaseNamespace = checked(settings.leaseNamespace, (v) => v === 'none' || isDnsLabel(v), 'a namespace name or none')
 
   return Object.freeze({
-    port: integer(settings.port, 1, 65535),
+    port: integer(settings.port, 0, 65535),
     tls: certFile === '' ? undefined : Object.freeze({ certFile, keyFile }),
     kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
     storageNamespace: checked(settings.storageNamespace, isDnsLabel, 'a namespace name'),

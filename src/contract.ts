@@ -129,10 +129,10 @@ interface SettingDoc {
 
 /** Settings, read from the environment once at start (see config.ts). */
 export const settings = {
-  port: { env: 'PORT', default: '8443', doc: 'HTTPS port serving /mutate, /healthz, /readyz and /metrics.' },
+  port: { env: 'PORT', default: '8443', doc: 'HTTPS port serving /mutate, /healthz, /readyz and /metrics; 0: one the OS picks (the `serving admissions` log line gives it).' },
   tlsCertFile: {
     env: 'TLS_CERT_FILE', default: '',
-    doc: 'PEM serving certificate, reloaded when it changes (no restart). Unset: a self-signed certificate in memory, with a warning.',
+    doc: 'PEM serving certificate, reloaded when it changes (no restart). Unset: a self-signed certificate in memory for localhost and 127.0.0.1, valid one year, with a warning.',
   },
   tlsKeyFile: { env: 'TLS_KEY_FILE', default: '', doc: 'PEM private key of TLS_CERT_FILE.' },
   kubeconfig: { env: 'KUBECONFIG', default: '', doc: 'Kubeconfig to reach the API server. Unset: the in-cluster service account.' },

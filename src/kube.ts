@@ -88,8 +88,8 @@ export class KubeObjectStore implements ObjectStore {
   }
 }
 
-/** Per-call options that abort the request when the admission's deadline passes. */
-function abortable(signal: AbortSignal): ConfigurationOptions {
+/** Per-call options that abort the request when the signal fires (an admission's deadline, a leader's stop). */
+export function abortable(signal: AbortSignal): ConfigurationOptions {
   return {
     middleware: [{
       pre: (request: RequestContext) => {
@@ -105,7 +105,7 @@ function abortable(signal: AbortSignal): ConfigurationOptions {
 export interface ApiStatus {
   reason?: string
   message?: string
-  details?: { kind?: string }
+  details?: { name?: string, kind?: string }
 }
 
 /** The API server's Status in an error's body ({} when there is none). */
@@ -117,9 +117,13 @@ export function apiStatus(err: ApiException<unknown>): ApiStatus {
   }
 }
 
-/** A 404 for the resource type itself (CRD not installed) rather than for the object. */
+/**
+ * A 404 for the resource type itself (CRD not installed) rather than for the object. The object's 404 is a Status
+ * naming it (details.name); for a kind it does not serve, the API server answers "404 page not found" as plain
+ * text, or, for a served group, a Status naming no object ("the server could not find the requested resource").
+ */
 function missingResource(s: ApiStatus): boolean {
-  return s.details?.kind === undefined && /could not find the requested resource/.test(s.message ?? '')
+  return s.details?.name === undefined
 }
 
 function failure(err: unknown, doing: string, signal: AbortSignal): KubernetesFailure {

@@ -1,6 +1,7 @@
 // `secretwire serve`: wires configuration, logger, metrics, certificate and Kubernetes client into the app and
 // listens. The only module with process-level side effects (signals, listening, file watches).
 import type { Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { admit } from './admit.ts'
@@ -59,9 +60,15 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     await sleep(config.shutdownDelayMs)
     certificates?.stop()
     policy?.stop()
-    await reconciler?.stop()
-    await app.close()
-    await informers.stop()
+    // Stopping the reconciler waits for its Lease round and releases the Lease: calls to the API server with no
+    // deadline of their own. An API server that does not answer must not keep this replica taking connections
+    // or alive until the kubelet kills it, so closing does not wait for them, and exiting waits only so long
+    // (then the Lease simply expires for the standbys).
+    await Promise.all([
+      app.close(),
+      within(stopBudgetMs, reconciler?.stop(), () => logger.warn({ budgetMs: stopBudgetMs }, 'the reconciler did not stop in time; exiting without releasing its Lease')),
+    ])
+    await within(stopBudgetMs, informers.stop(), () => logger.warn({ budgetMs: stopBudgetMs }, 'the watches did not stop in time; exiting'))
     logger.info('stopped')
     logs.flushSync()
     process.exit(0)
@@ -71,8 +78,22 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   await app.listen({ port: config.port, host: '::' })
   serving = true
   logger.info({
-    port: config.port, strategy: config.strategy, inject: config.inject,
+    // The port bound, read back from the socket: what a client (or a test) connects to.
+    port: (app.server.address() as AddressInfo).port, strategy: config.strategy, inject: config.inject,
     storageNamespace: config.storageNamespace, clusterSecretStore: config.clusterSecretStore,
     policy: config.policyFile ?? 'none: every namespace may use every NAME',
   }, 'serving admissions')
+}
+
+/** How long exiting waits for the reconciler and the watches: well inside the Deployment's grace period. */
+const stopBudgetMs = 5_000
+
+/** Waits for `done` at most `ms`; past that, calls `late` and returns. */
+async function within(ms: number, done: Promise<void> | undefined, late: () => void): Promise<void> {
+  if (done === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'late'>((res) => { timer = setTimeout(() => res('late'), ms) })
+  const result = await Promise.race([done.then(() => 'done' as const), timedOut])
+  clearTimeout(timer)
+  if (result === 'late') late()
 }

@@ -29,7 +29,7 @@ t.test('every setting is read from its variable; blank means default', async (t)
 
 t.test('bad settings stop secretwire with a message naming the variable', async (t) => {
   const cases: [Record<string, string>, RegExp][] = [
-    [{ PORT: '0' }, /^PORT="0": must be an integer from 1 to 65535$/],
+    [{ PORT: '65536' }, /^PORT="65536": must be an integer from 0 to 65535$/],
     [{ PORT: 'http' }, /^PORT="http"/],
     [{ TLS_CERT_FILE: '/c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ SECRETWIRE_STRATEGY: 'pull' }, /^SECRETWIRE_STRATEGY="pull": must be one of generate, push$/],

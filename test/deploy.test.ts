@@ -13,7 +13,7 @@ import { ownControlPlane, untilServiceAccount } from './helpers/cluster.ts'
 import { kubectl as kubectlFor } from './helpers/kubectl.ts'
 import { annotated, pod } from './helpers/objects.ts'
 import { startSecretwire } from './helpers/secretwire.ts'
-import { untilWebhookAnswers } from '../tools/local/webhook.ts'
+import { untilSecretwireAnswers } from '../tools/local/webhook.ts'
 import { serviceAccountKubeConfig } from '../tools/local/identity.ts'
 import { untilStorageNamespaceReady } from '../tools/local/store.ts'
 
@@ -61,8 +61,9 @@ t.test('every overlay builds and the API server accepts every object', async (t)
   t.match(hook, {
     sideEffects: 'NoneOnDryRun', reinvocationPolicy: 'IfNeeded', failurePolicy: 'Ignore', timeoutSeconds: 5,
     clientConfig: { service: { name: 'secretwire', namespace: 'secretwire', path: '/mutate' } },
-    namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'secretwire'] }] },
   })
+  // Exact: a namespace added to or missing from this list changes who is wired.
+  t.same(hook?.namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'secretwire'] }] })
   t.ok(hook?.clientConfig.caBundle, 'the plain overlay sets the caBundle')
 })
 
@@ -157,20 +158,25 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
   t.ok(await core.createNamespacedPod({ namespace, body: wiredByHand }), 'only the selected containers must be wired')
 
   // Now secretwire runs, as its own ServiceAccount (the shipped admission policies let nobody else create its
-  // objects), and the shipped webhook configuration is pointed at it.
+  // objects), and the shipped webhook configuration is pointed at it. No other webhook is ever registered here, so
+  // whatever wires the Pod below is the shipped configuration.
   const identity = await serviceAccountKubeConfig(kc, 'secretwire', 'secretwire')
   await untilStorageNamespaceReady(kc)
-  const sw = await startSecretwire(t, kc, { namespaces: [namespace], identity, env: { SECRETWIRE_STORAGE_NAMESPACE: 'eso-secret-storage' } })
+  const sw = await startSecretwire(t, kc, { namespaces: [namespace], identity, env: { SECRETWIRE_STORAGE_NAMESPACE: 'eso-secret-storage' }, register: false })
   const admission = kc.makeApiClient(AdmissionregistrationV1Api)
-  await admission.deleteMutatingWebhookConfiguration({ name: `test-${namespace}` })
+  t.same((await admission.listMutatingWebhookConfiguration()).items.map((c) => c.metadata?.name), ['secretwire'], 'the shipped configuration is the only one')
   const shipped = await admission.readMutatingWebhookConfiguration({ name: 'secretwire' })
   shipped.webhooks![0]!.clientConfig = { url: sw.url, caBundle: sw.caBundle }
   await admission.replaceMutatingWebhookConfiguration({ name: 'secretwire', body: shipped })
-  await untilWebhookAnswers(async () => {
-    const probe = await core.createNamespacedPod({ namespace, dryRun: 'All', body: { ...unwired, metadata: { ...unwired.metadata, name: 'probe' } } }).catch(() => undefined)
-    return probe !== undefined
-  })
+  await untilSecretwireAnswers(kc, namespace)
   const admitted = await core.createNamespacedPod({ namespace, body: unwired })
   t.same(admitted.spec?.containers.map((c) => c.env?.map((e) => e.name)), [['DB', 'CACHE_PW'], ['CACHE_PW', 'DB']], 'the same Pod, wired, is admitted')
-  t.ok(sw.admissions.some((a) => a.request.name === 'app' || (a.request.object?.metadata as { name?: string })?.name === 'app'))
+  t.ok(sw.admissions.some((a) => a.request.name === 'app' || (a.request.object?.metadata as { name?: string })?.name === 'app'), 'by secretwire')
+
+  // matchConditions: the API server does not even send secretwire an unannotated Pod, though its rules cover Pods.
+  const seen = sw.admissions.length
+  await core.createNamespacedPod({ namespace, body: pod({ name: 'plain-while-running' }) })
+  await core.createNamespacedPod({ namespace, body: pod({ name: 'annotated-while-running', annotations: annotated('db') }) })
+  t.same(sw.admissions.slice(seen).map((a) => (a.request.object?.metadata as { name?: string })?.name), ['annotated-while-running'],
+    'of an unannotated and an annotated Pod, only the annotated one reached secretwire')
 })

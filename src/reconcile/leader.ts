@@ -7,6 +7,7 @@
 // projects with few users, so the algorithm is written here, small and tested against the real API server.)
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import { abortable } from '../kube.ts'
 
 export interface LeaderOptions {
   readonly namespace: string
@@ -41,6 +42,10 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
   // The round in flight, so stop() can wait for it: a renewal that lands after the release would take the Lease
   // back, and one that resolves after stop() would set leading again.
   let current: Promise<void> = Promise.resolve()
+  // Every call has a deadline (an API server that does not answer must not hold a round, or stop(), forever), and
+  // stop() cuts the round in flight short: a stopping replica has nothing left to win.
+  const stopping = new AbortController()
+  const bounded = () => abortable(AbortSignal.any([stopping.signal, AbortSignal.timeout(renewDeadlineMs)]))
 
   const setLeading = (value: boolean) => {
     if (value === leading) return
@@ -62,12 +67,12 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
   async function tryAcquireOrRenew(): Promise<boolean> {
     let lease: V1Lease | undefined
     try {
-      lease = await api.readNamespacedLease({ namespace: opts.namespace, name: opts.name })
+      lease = await api.readNamespacedLease({ namespace: opts.namespace, name: opts.name }, bounded())
     } catch (err) {
       if (!(err instanceof ApiException && err.code === 404)) throw err
     }
     if (lease === undefined) {
-      await api.createNamespacedLease({ namespace: opts.namespace, body: { metadata: { name: opts.name }, spec: spec(undefined, 0) } })
+      await api.createNamespacedLease({ namespace: opts.namespace, body: { metadata: { name: opts.name }, spec: spec(undefined, 0) } }, bounded())
       return true
     }
     const holder = lease.spec?.holderIdentity ?? ''
@@ -80,7 +85,7 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
     if (held) return false
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === opts.identity ? 0 : 1)
     // The resourceVersion read makes this a compare-and-swap: a concurrent writer gets 409.
-    await api.replaceNamespacedLease({ namespace: opts.namespace, name: opts.name, body: { metadata: lease.metadata, spec: spec(lease, transitions) } })
+    await api.replaceNamespacedLease({ namespace: opts.namespace, name: opts.name, body: { metadata: lease.metadata, spec: spec(lease, transitions) } }, bounded())
     return true
   }
 
@@ -95,6 +100,7 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
         setLeading(false)
       }
     } catch (err) {
+      if (stopped) return // cut short by stop(), which takes it from here
       if (!(err instanceof ApiException && err.code === 409)) {
         log.warn({ err: (err as Error).message }, 'leader election: the Lease could not be read or written')
       }
@@ -110,14 +116,16 @@ export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
     async stop() {
       stopped = true
       clearTimeout(timer)
+      stopping.abort()
       await current
       setLeading(false)
-      // Even a replica that was not leading may have just taken the Lease in the round that was in flight.
-      // Released: holderIdentity empty, so a standby takes over without waiting for the Lease to expire.
+      // Even a replica that was not leading may have taken the Lease in the round that was in flight (a write the
+      // server applied before the abort). Released: holderIdentity empty, so a standby takes over at once.
+      const release = abortable(AbortSignal.timeout(renewDeadlineMs))
       try {
-        const lease = await api.readNamespacedLease({ namespace: opts.namespace, name: opts.name })
+        const lease = await api.readNamespacedLease({ namespace: opts.namespace, name: opts.name }, release)
         if (lease.spec?.holderIdentity === opts.identity) {
-          await api.replaceNamespacedLease({ namespace: opts.namespace, name: opts.name, body: { metadata: lease.metadata, spec: { ...lease.spec, holderIdentity: '' } } })
+          await api.replaceNamespacedLease({ namespace: opts.namespace, name: opts.name, body: { metadata: lease.metadata, spec: { ...lease.spec, holderIdentity: '' } } }, release)
         }
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return

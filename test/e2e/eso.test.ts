@@ -9,10 +9,9 @@ import t, { type Test } from 'tap'
 import { loopbackCert, type ServingCert } from '../helpers/certs.ts'
 import { esoCluster } from '../helpers/esocluster.ts'
 import { annotated, workload } from '../helpers/objects.ts'
-import { freePort } from '../../tools/local/net.ts'
 import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
 import { serve } from '../helpers/process.ts'
-import { registerMutatingWebhook, secretwireRules } from '../helpers/webhook.ts'
+import { registerSecretwireWebhook } from '../helpers/webhook.ts'
 
 // Both strategies run here, so the store may be written (the push strategy's deploy/components/push-strategy).
 const cluster = await esoCluster(t, { storeWrites: true })
@@ -34,13 +33,14 @@ async function secretwire(t: Test, namespaces: string[], env: Record<string, str
   const dir = fixed?.dir ?? mkdtempSync(join(tmpdir(), 'secretwire-e2e-'))
   writeFileSync(join(dir, 'tls.crt'), tls.cert)
   writeFileSync(join(dir, 'tls.key'), tls.key)
-  const port = fixed?.port ?? await freePort()
+  // A restart binds the port the first process had (the registered webhook points there); a first start, any port.
   const served = await serve(t, {
     KUBECONFIG: cluster.cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'),
     SECRETWIRE_SHUTDOWN_DELAY_MS: '0', ...env,
-  }, tls.cert, port)
+  }, tls.cert, fixed?.port)
+  const port = served.port
   if (fixed === undefined) {
-    await registerMutatingWebhook(t, kc, { name: `secretwire-${namespaces[0]}`, namespaces, url: `https://127.0.0.1:${port}/mutate`, caBundle: tls.caBundle, rules: secretwireRules })
+    await registerSecretwireWebhook(t, kc, { namespaces, url: `https://127.0.0.1:${port}/mutate`, caBundle: tls.caBundle })
     for (const ns of namespaces) await untilSecretwireAnswers(kc, ns)
   }
   return { served, port, tls, dir }
@@ -63,13 +63,16 @@ for (const strategy of ['push', 'generate'] as const) {
   t.test(`strategy ${strategy}: two namespaces, one NAME, one password; another NAME, another password`, async (t) => {
     const grafana = await namespace(`grafana-${strategy}`)
     const postgres = await namespace(`postgres-${strategy}`)
-    await secretwire(t, [grafana, postgres], { SECRETWIRE_STRATEGY: strategy })
+    // At debug level, so that the check at the end covers every line secretwire can log.
+    const sw = await secretwire(t, [grafana, postgres], { SECRETWIRE_STRATEGY: strategy, LOG_LEVEL: 'debug' })
     const shared = `db-${strategy}`
     const other = `metrics-${strategy}`
 
-    await apps.createNamespacedDeployment({ namespace: grafana, body: workload('Deployment', { name: 'grafana', annotations: annotated(shared) }) })
-    await apps.createNamespacedStatefulSet({ namespace: postgres, body: workload('StatefulSet', { name: 'postgres', annotations: annotated(`${shared}=POSTGRES_PASSWORD`) }) })
-    await apps.createNamespacedDeployment({ namespace: postgres, body: workload('Deployment', { name: 'exporter', annotations: annotated(other) }) })
+    // What secretwire answered, as the API server applied it.
+    const answers: unknown[] = []
+    answers.push(await apps.createNamespacedDeployment({ namespace: grafana, body: workload('Deployment', { name: 'grafana', annotations: annotated(shared) }) }))
+    answers.push(await apps.createNamespacedStatefulSet({ namespace: postgres, body: workload('StatefulSet', { name: 'postgres', annotations: annotated(`${shared}=POSTGRES_PASSWORD`) }) }))
+    answers.push(await apps.createNamespacedDeployment({ namespace: postgres, body: workload('Deployment', { name: 'exporter', annotations: annotated(other) }) }))
 
     // Compared by SHA-256: a failing assertion must not print a password.
     const stored = await cluster.fingerprint(storage, `secretwire-${shared}`)
@@ -81,6 +84,28 @@ for (const strategy of ['push', 'generate'] as const) {
 
     const deployment = await apps.readNamespacedDeployment({ namespace: grafana, name: 'grafana' })
     t.same(deployment.spec?.template.spec?.containers[0]?.env, [{ name: shared.toUpperCase().replace('-', '_'), valueFrom: { secretKeyRef: { name: `secretwire-${shared}`, key: 'password' } } }])
+
+    // README: secretwire never reads, logs or returns a secret value. Now that ESO has made the passwords, one more
+    // admission (answered straight to this test, the AdmissionReview as sent), then everything secretwire wrote:
+    // every log line, every answer, its metrics and probes. Neither password may appear, raw or base64-encoded.
+    const review = await sw.served.call('POST', '/mutate', {
+      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      request: {
+        uid: 'e2e-leak-check', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        namespace: grafana, name: 'later', operation: 'CREATE', userInfo: { username: 'e2e' },
+        object: workload('Deployment', { name: 'later', annotations: annotated(`${shared}, ${other}`) }),
+      },
+    })
+    t.equal(review.json().response?.allowed, true, 'the direct admission is answered')
+    const written = [
+      ...sw.served.output, review.text, JSON.stringify(answers),
+      ...await Promise.all(['/metrics', '/readyz', '/healthz'].map(async (path) => (await sw.served.call('GET', path)).text)),
+    ].join('\n')
+    t.ok(sw.served.output.some((l) => l.includes('"level":20')), 'debug lines were logged, and are searched too')
+    for (const [what, password] of [[shared, await cluster.password(storage, `secretwire-${shared}`)], [other, await cluster.password(postgres, `secretwire-${other}`)]] as const) {
+      const found = [password, Buffer.from(password).toString('base64')].filter((form) => written.includes(form)).length
+      t.equal(found, 0, `the password of ${what} is in nothing secretwire wrote (${written.length} characters searched)`)
+    }
   })
 }
 

@@ -13,7 +13,7 @@ import { cli } from '../helpers/cli.ts'
 import { esoCluster } from '../helpers/esocluster.ts'
 import { annotated, workload } from '../helpers/objects.ts'
 import { serve, type Served } from '../helpers/process.ts'
-import { registerMutatingWebhook, secretwireRules } from '../helpers/webhook.ts'
+import { registerSecretwireWebhook } from '../helpers/webhook.ts'
 
 // Two replicas, the real ESO, grace periods waited out: longer than the suite's per-file default.
 t.setTimeout(420_000)
@@ -36,7 +36,7 @@ const env = {
   SECRETWIRE_GRACE_PERIOD_SECONDS: String(graceSeconds), SECRETWIRE_RECONCILE_INTERVAL_SECONDS: '1', SECRETWIRE_LEASE_NAMESPACE: 'leases', LOG_LEVEL: 'debug',
 }
 const replicas: Served[] = [await serve(t, env, tls.cert), await serve(t, env, tls.cert)]
-await registerMutatingWebhook(t, kc, { name: 'secretwire-reconcile', namespaces, url: `https://127.0.0.1:${replicas[0]!.port}/mutate`, caBundle: tls.caBundle, rules: secretwireRules })
+await registerSecretwireWebhook(t, kc, { name: 'secretwire-reconcile', namespaces, url: `https://127.0.0.1:${replicas[0]!.port}/mutate`, caBundle: tls.caBundle })
 for (const ns of namespaces) await untilSecretwireAnswers(kc, ns)
 
 const metric = async (r: Served, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\d+)`, 'm').exec((await r.call('GET', '/metrics')).text)?.[1] ?? 0)

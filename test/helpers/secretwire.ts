@@ -14,7 +14,7 @@ import { loopbackCert } from './certs.ts'
 import { freshNamespace } from './cluster.ts'
 import { settings as loadSettings } from './objects.ts'
 import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
-import { registerMutatingWebhook, secretwireRules } from './webhook.ts'
+import { registerSecretwireWebhook } from './webhook.ts'
 
 export interface Secretwire {
   readonly settings: Config
@@ -35,6 +35,8 @@ export interface SecretwireOptions {
   readonly identity?: KubeConfig
   readonly store?: ObjectStore
   readonly webhookName?: string
+  /** False: register no webhook (the caller points one at `url`, e.g. deploy/'s own configuration). */
+  readonly register?: boolean
 }
 
 export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireOptions): Promise<Secretwire> {
@@ -61,10 +63,12 @@ export async function startSecretwire(t: Test, kc: KubeConfig, opts: SecretwireO
   t.teardown(() => app.close())
   const url = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}/mutate`
 
-  await registerMutatingWebhook(t, kc, {
-    ...(opts.webhookName !== undefined && { name: opts.webhookName }),
-    namespaces: opts.namespaces, url, caBundle: tls.caBundle, rules: secretwireRules,
-  })
-  for (const namespace of opts.namespaces) await untilSecretwireAnswers(kc, namespace)
+  if (opts.register !== false) {
+    await registerSecretwireWebhook(t, kc, {
+      name: opts.webhookName ?? `test-${opts.namespaces[0]}`,
+      namespaces: opts.namespaces, url, caBundle: tls.caBundle,
+    })
+    for (const namespace of opts.namespaces) await untilSecretwireAnswers(kc, namespace)
+  }
   return { settings, url, caBundle: tls.caBundle, admissions }
 }

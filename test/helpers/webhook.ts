@@ -2,6 +2,7 @@
 // each other's webhooks.
 import { AdmissionregistrationV1Api, type KubeConfig, type V1MutatingWebhook } from '@kubernetes/client-node'
 import type { Test } from 'tap'
+import { webhookConfiguration } from '../../src/manifests/webhook.ts'
 
 export interface WebhookRegistration {
   /** Configuration name; webhooks run in name order. Default: test-NAMESPACE. */
@@ -19,12 +20,39 @@ export const podCreate: V1MutatingWebhook['rules'] = [
   { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] },
 ]
 
-/** What deploy/ registers secretwire for: Pods at creation, workloads at creation and update. */
-export const secretwireRules: V1MutatingWebhook['rules'] = [
-  ...podCreate!,
-  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'] },
-  { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
-]
+export interface SecretwireRegistration {
+  /** Configuration name; default secretwire-NAMESPACE. */
+  readonly name?: string
+  readonly namespaces: readonly string[]
+  readonly url: string
+  readonly caBundle: string
+  /** Default Fail, unlike the shipped Ignore: a test must see a webhook that failed, not an object let through unwired. */
+  readonly failurePolicy?: 'Fail' | 'Ignore'
+}
+
+/**
+ * Registers secretwire as deploy/ does: the webhook generated from the contract (src/manifests/webhook.ts, the
+ * same object deploy/ ships), so its rules and matchConditions are exercised as shipped. Only where it is sent
+ * (a URL on loopback instead of the Service) and the namespaces it covers (this test's) differ.
+ */
+export async function registerSecretwireWebhook(t: Test, kc: KubeConfig, reg: SecretwireRegistration): Promise<string> {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api)
+  const name = reg.name ?? `secretwire-${reg.namespaces[0]}`
+  const shipped = webhookConfiguration().object.webhooks![0]!
+  await api.createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name },
+      webhooks: [{
+        ...shipped,
+        failurePolicy: reg.failurePolicy ?? 'Fail',
+        clientConfig: { url: reg.url, caBundle: reg.caBundle },
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...reg.namespaces] }] },
+      }],
+    },
+  })
+  t.teardown(async () => { await api.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined) })
+  return name
+}
 
 export async function registerMutatingWebhook(t: Test, kc: KubeConfig, reg: WebhookRegistration): Promise<string> {
   const api = kc.makeApiClient(AdmissionregistrationV1Api)

@@ -4,7 +4,8 @@ import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node'
 import pino from 'pino'
 import t from 'tap'
 import { electLeader } from '../../src/reconcile/leader.ts'
-import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { freshNamespace, kubeConfig, ownControlPlane } from '../helpers/cluster.ts'
+import { pauseApiServer } from '../helpers/process.ts'
 
 const log = pino({ level: 'silent' })
 // Short, so the test is quick; with room for an API server that other test files keep busy.
@@ -49,11 +50,13 @@ t.test('a candidate stopped while its first round is in flight neither leads nor
   const stoppedEarly = electLeader(kc, { namespace, name: 'lease', identity: 'early', ...timing }, log, { started: () => undefined, stopped: () => undefined })
   await stoppedEarly.stop()
   t.equal(stoppedEarly.leading, false, 'not leading once stop() has returned')
-  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: 'lease' })
-  t.equal(lease.spec?.holderIdentity, '', 'the Lease it took in that round is released')
-  // And nothing of it runs later: still not leading after several retry periods.
+  // And nothing of that round acts later: after several retry periods, still not leading, and the Lease is not
+  // held by it (released, or never taken: stop() cuts the round short).
   await new Promise((r) => setTimeout(r, 5 * timing.retryPeriodMs))
   t.equal(stoppedEarly.leading, false, 'still not leading')
+  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: 'lease' })
+    .catch((err: { code?: number }) => { if (err.code === 404) return undefined; throw err })
+  t.not(lease?.spec?.holderIdentity, 'early', `the Lease is not left held by it (${lease === undefined ? 'never created' : 'released'})`)
 })
 
 t.test('a leader that vanishes without releasing is replaced once its Lease expires', async (t) => {
@@ -73,4 +76,23 @@ t.test('a leader that vanishes without releasing is replaced once its Lease expi
   await until('the standby takes over', () => standby.leading, 5000)
   t.ok(Date.now() - started >= 2000, 'only after the Lease duration, as observed by the standby')
   t.equal((await api.readNamespacedLease({ namespace, name: 'lease' })).spec?.holderIdentity, 'standby')
+})
+
+// Shutdown must not wait on an API server that does not answer: `secretwire serve` stops the reconciler on SIGTERM,
+// and a stop() waiting on a paused server once held the process until the kubelet killed it. Without the deadline
+// this test never ends (tap's timeout fails it); the time it took is reported, not asserted.
+t.test('a leader stops while the API server does not answer', async (t) => {
+  const cp = await ownControlPlane()
+  const kc = cp.kubeConfig()
+  const namespace = await freshNamespace(t, kc)
+  const leader = electLeader(kc, { namespace, name: 'lease', identity: 'paused', ...timing }, log, { started: () => undefined, stopped: () => undefined })
+  t.teardown(() => leader.stop())
+  await until('it leads', () => leader.leading)
+  await pauseApiServer(t, cp)
+  // A round in flight against the paused server: stop() must cut it short and give up the release in time.
+  await new Promise((r) => setTimeout(r, 2 * timing.retryPeriodMs))
+  const started = Date.now()
+  await leader.stop()
+  t.equal(leader.leading, false, 'not leading once stop() has returned')
+  t.comment(`stop() returned after ${Date.now() - started} ms (renew deadline ${timing.renewDeadlineMs} ms)`)
 })

@@ -26,7 +26,7 @@ t.test('bad annotations and conflicting env vars', async (t) => {
   const sw = await startSecretwire(t, kc, { namespaces: [namespace] })
   const core = kc.makeApiClient(CoreV1Api)
   const apps = kc.makeApiClient(AppsV1Api)
-  const prefix = /^admission webhook "mutate\.secretwire\.test" denied the request: /
+  const prefix = /^admission webhook "mutate\.secretwire\.io" denied the request: /
 
   const cases: { name: string, create: () => Promise<unknown>, code: number, message: RegExp }[] = [
     {

@@ -23,7 +23,15 @@ t.test('inject=pods', async (t) => {
     `ExternalSecret ${sw.settings.storageNamespace}/secretwire-db`,
   ].sort(), 'ensured at workload admission')
   const deploymentAdmission = sw.admissions.find((a) => a.request.kind.kind === 'Deployment')
-  t.match(deploymentAdmission?.admission.response.warnings, [/SECRETWIRE_INJECT=pods: this Deployment's pod template is left as is; DB are added to its Pods/])
+  // The whole list: where the env var goes, then what was created (an extra or a missing line is a wrong promise).
+  const storage = sw.settings.storageNamespace
+  t.strictSame(deploymentAdmission?.admission.response.warnings, [
+    'SECRETWIRE_INJECT=pods: this Deployment\'s pod template is left as is; DB are added to its Pods when they are created',
+    `secretwire created Password ${storage}/secretwire-db`,
+    `secretwire created ExternalSecret ${storage}/secretwire-db`,
+    `secretwire created ExternalSecret ${namespace}/secretwire-db`,
+    'Pods start once ESO has synced Secret secretwire-db',
+  ])
 
   // The Pod a ReplicaSet would create from that template carries the template's annotations.
   const created = await core.createNamespacedPod({ namespace, body: pod({ annotations: annotated('db') }) })
