@@ -3,21 +3,19 @@
 // Both servers run as their own processes over real HTTPS: `secretwire serve` (the production build in dist/,
 // talking to a real local API server, watch cache warm) and a bare fastify endpoint that only echoes an
 // "allowed" AdmissionReview (bench/baseline.ts). autocannon drives each at a fixed concurrency, then a paced
-// client (bench/paced.ts) sends both a constant half of secretwire's max rate, with a Deployment of a few KB (four
+// client (bench/paced.ts) sends both constant rates of 100 and 1,000 admissions/s, with a Deployment of a few KB (four
 // containers) and a Pod. Then: API requests per warm admission (from secretwire's own metrics), the cold path
 // (50 concurrent first admissions of a new NAME, counting creates), and peak RSS over the first and the last
 // 10,000 of 100,000 admissions.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'node:https'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { selfSigned } from '../src/tls.ts'
-import { startControlPlane } from '../tools/local/controlplane.ts'
 import { freePort } from '../tools/local/net.ts'
 import { repoRoot } from '../tools/local/paths.ts'
+import { call, cpuSeconds, machine, memory, setUp } from './common.ts'
 import { paced, type PacedResult } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
 
@@ -26,34 +24,11 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8)
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 
 log(`building dist/ and starting a local control plane (${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'})`)
-const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, encoding: 'utf8' })
-if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`)
-const cp = await startControlPlane()
+const { cp, dir, children, cleanup } = await setUp('bench')
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)
 // secretwire: the reconciler's Lease (it runs beside the admissions, as in a cluster).
 for (const name of ['eso-secret-storage', 'bench', 'cold', 'secretwire']) await core.createNamespace({ body: { metadata: { name } } })
-
-const dir = mkdtempSync(join(tmpdir(), 'secretwire-bench-'))
-const tls = await selfSigned(['127.0.0.1'])
-writeFileSync(join(dir, 'tls.crt'), tls.cert)
-writeFileSync(join(dir, 'tls.key'), tls.key)
-const children: ChildProcess[] = []
-const cleanup = async () => {
-  for (const c of children) c.kill('SIGKILL')
-  await cp.stop()
-}
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)))
-
-function call(port: number, method: string, path: string, body?: unknown): Promise<{ status: number, text: string }> {
-  return new Promise((res, rej) => {
-    const req = request({ host: '127.0.0.1', port, method, path, rejectUnauthorized: false, headers: body ? { 'content-type': 'application/json' } : {} }, (r) => {
-      let text = ''
-      r.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => res({ status: r.statusCode!, text }))
-    })
-    req.on('error', rej)
-    req.end(body === undefined ? undefined : JSON.stringify(body))
-  })
-}
+const tls = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') }
 
 async function start(name: string, args: string[], env: Record<string, string>, port: number, readyPath?: string): Promise<ChildProcess> {
   // Logs go to a file, as a container runtime would take them; no reader competes for the CPU.
@@ -68,10 +43,7 @@ async function start(name: string, args: string[], env: Record<string, string>, 
   }
 }
 
-const status = (pid: number, field: 'VmHWM' | 'VmRSS') => {
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-  return kb / 1024
-}
+const status = memory
 
 async function metric(port: number, name: string): Promise<Map<string, number>> {
   const text = (await call(port, 'GET', '/metrics')).text
@@ -80,12 +52,6 @@ async function metric(port: number, name: string): Promise<Map<string, number>> 
   return out
 }
 const sum = (m: Map<string, number>, filter = '') => [...m].filter(([k]) => k.includes(filter)).reduce((n, [, v]) => n + v, 0)
-
-/** CPU seconds (user + system, all threads) the process has used: steadier than req/s on a VM whose speed drifts. */
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuMicros: number }
 async function load(port: number, body: unknown, opts: { amount?: number, duration?: number } = {}): Promise<Run> {
@@ -133,21 +99,23 @@ for (let round = 1; round <= rounds; round++) {
 }
 const medianOf = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
 const median = (list: Run[]) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!
-// Latency at half load: a constant rate of 50% of secretwire's median max rate, sent to secretwire and, at the
-// same rate, to the baseline, in interleaved rounds. The baseline at that rate is the floor this machine and this
-// client reach without any webhook work: a p99 above it is secretwire's, a p99 at it is the machine's.
-const halfRounds = Number(process.env.BENCH_HALF_ROUNDS ?? 3)
-const results: Record<string, { max: Run, half: PacedResult[], rate: number }> = {}
+// Latency at the rates a real cluster sees: constant 100 and 1,000 admissions/s (BENCH_PACED_RATES), sent to
+// secretwire and, at the same rate, to the baseline, in interleaved rounds. The baseline at a rate is the floor this
+// machine and this client reach without any webhook work: a p99 above it is secretwire's, at it is the machine's.
+const pacedRates = (process.env.BENCH_PACED_RATES ?? '100,1000').split(',').map(Number)
+const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3)
+const results: Record<string, { max: Run, paced: Record<number, PacedResult[]> }> = {}
 for (const [payload, body] of Object.entries(bodies)) {
-  const rate = Math.max(1, Math.round(median(runs[`secretwire/${payload}/max`]!).rps / 2))
-  for (let round = 1; round <= halfRounds; round++) {
-    for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
-      // A server that just finished a run may still be collecting garbage; let it settle so it does not share
-      // the cores with the next measurement.
-      await new Promise((r) => setTimeout(r, 1000))
-      log(`round ${round}/${halfRounds}: ${name} / ${payload}: paced at ${rate} req/s (half of secretwire's max)`)
-      const entry = results[`${name}/${payload}`] ??= { max: median(runs[`${name}/${payload}/max`]!), half: [], rate }
-      entry.half.push(await paced({ port, body: JSON.stringify(body), rate, seconds, connections }))
+  for (const rate of pacedRates) {
+    for (let round = 1; round <= pacedRounds; round++) {
+      for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
+        // A server that just finished a run may still be collecting garbage; let it settle so it does not share
+        // the cores with the next measurement.
+        await new Promise((r) => setTimeout(r, 1000))
+        log(`round ${round}/${pacedRounds}: ${name} / ${payload}: paced at ${rate} req/s`)
+        const entry = results[`${name}/${payload}`] ??= { max: median(runs[`${name}/${payload}/max`]!), paced: {} }
+        ;(entry.paced[rate] ??= []).push(await paced({ port, body: JSON.stringify(body), rate, seconds, connections }))
+      }
     }
   }
 }
@@ -160,9 +128,12 @@ for (const payload of Object.keys(bodies)) {
   const sw = results[`secretwire/${payload}`]!, base = results[`baseline/${payload}`]!
   for (const [name, r] of [['secretwire', sw], ['baseline', base]] as const) {
     const cpu = medianOf(runs[`${name}/${payload}/max`]!.map((run) => run.cpuMicros))
-    const p99s = r.half.map((h) => h.p99)
-    const errors = r.max.errors + r.max.non2xx + r.half.reduce((n, h) => n + h.errors, 0)
-    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${fmt(r.max.rps, 7, 0)} ${fmt(r.max.p50, 8)} ${fmt(r.max.p99, 8)} ${fmt(r.rate, 7, 0)} ${fmt(medianOf(r.half.map((h) => h.p50)), 8)} ${fmt(medianOf(p99s), 9)} ${`${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)}`.padStart(12)} ${fmt(medianOf(r.half.map((h) => h.p99FromSend)), 9)} ${fmt(cpu, 10, 0)} ${errors.toString().padStart(6)}`)
+    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${'max'.padStart(7)} ${fmt(r.max.rps, 7, 0)} ${fmt(r.max.p50, 8)} ${fmt(r.max.p99, 9)} ${''.padStart(12)} ${''.padStart(9)} ${fmt(cpu, 10, 0)} ${(r.max.errors + r.max.non2xx).toString().padStart(6)}`)
+    for (const rate of pacedRates) {
+      const list = r.paced[rate]!
+      const p99s = list.map((h) => h.p99)
+      rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${fmt(rate, 7, 0)} ${fmt(medianOf(list.map((h) => h.rps)), 7, 0)} ${fmt(medianOf(list.map((h) => h.p50)), 8)} ${fmt(medianOf(p99s), 9)} ${`${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)}`.padStart(12)} ${fmt(medianOf(list.map((h) => h.p99FromSend)), 9)} ${''.padStart(10)} ${list.reduce((n, h) => n + h.errors, 0).toString().padStart(6)}`)
+    }
   }
   const cpuRatio = medianOf(runs[`baseline/${payload}/max`]!.map((b, i) => b.cpuMicros / runs[`secretwire/${payload}/max`]![i]!.cpuMicros))
   rows.push(`${payload.padEnd(10)} ratio baseline/secretwire CPU per request: ${(cpuRatio * 100).toFixed(1)}% (median of rounds)`)
@@ -201,14 +172,22 @@ function reconcilerCost(namespaces: number): string {
   return res.stdout
 }
 
+// The raw numbers, so two runs can be compared field by field.
+const jsonOut = process.env.BENCH_JSON ?? join(tmpdir(), 'bench.json')
+writeFileSync(jsonOut, JSON.stringify({
+  machine: machine(), connections, seconds, rounds, pacedRates, pacedRounds,
+  runs, results, peakRssMiB: peak, warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
+  cold: { allowed: coldOk, creates: Object.fromEntries(coldCreates) }, memory: { rss10kMiB: rss10k, rss100kMiB: rss100k },
+}, null, 2))
+
 console.log(`
 secretwire bench — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}, ${connections} connections, ${seconds} s per run, median of ${rounds} rounds
-latency in ms, client side, same machine. Max rate: autocannon, ${connections} connections, closed loop. Paced: a constant rate of
-50% of secretwire's median max rate, sent to both servers (bench/paced.ts, ${halfRounds} interleaved rounds of ${seconds} s; p50/p99
-are the medians of the rounds, timed from when each request was due; "range" = lowest–highest round p99; "from send" = p99
-from when the request was written). CPU = server process, all threads, at max rate.
+latency in ms, client side, same machine. "max": autocannon, ${connections} connections, closed loop. Paced rates: one request every
+1/rate s (bench/paced.ts, ${pacedRounds} interleaved rounds of ${seconds} s per rate; p50/p99 are the medians of the rounds, timed from
+when each request was due; "p99 range" = lowest–highest round; "from send" = p99 from when the request was written).
+CPU = server process, all threads, at max rate.
 
-payload    server      req/s   p50 ms   p99 ms  paced/s   p50 ms    p99 ms   p99 range  from send CPU us/req errors
+payload    server        rate   req/s   p50 ms    p99 ms    p99 range from send CPU us/req errors
 ${rows.join('\n')}
 
 peak RSS (VmHWM): secretwire ${peak.secretwire.toFixed(0)} MiB, baseline ${peak.baseline.toFixed(0)} MiB
@@ -216,6 +195,6 @@ warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfte
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
 logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})
 memory: peak RSS ${rss10k.toFixed(1)} MiB over admissions 1–10,000, ${rss100k.toFixed(1)} MiB over 90,001–100,000 (${((rss100k / rss10k - 1) * 100).toFixed(1)}%)
-${reconcilerCost(1000)}${reconcilerCost(10_000)}`)
+${reconcilerCost(1000)}${reconcilerCost(10_000)}raw numbers: ${jsonOut}`)
 await cleanup()
 process.exit(0)

@@ -11,8 +11,24 @@ export interface Memo<V> {
   get(key: string, make: () => V): V
 }
 
+// Every memo made, weakly (plan.ts makes a set per reloaded policy, which must stay collectable): counted by
+// memoEntries() for the soak bench and the memory bound.
+const made = new Set<WeakRef<{ readonly size: number }>>()
+
+/** Entries held across all live memos. */
+export function memoEntries(): number {
+  let entries = 0
+  for (const ref of made) {
+    const cache = ref.deref()
+    if (cache === undefined) made.delete(ref)
+    else entries += cache.size
+  }
+  return entries
+}
+
 export function memo<V extends object>(max: number): Memo<V> {
   const cache = new LRUCache<string, V>({ max })
+  made.add(new WeakRef(cache))
   return {
     get(key, make) {
       if (key.length > maxKeyLength) return make()

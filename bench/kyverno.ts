@@ -1,0 +1,307 @@
+// `npm run bench:kyverno`: secretwire side by side with what a platform team would run instead, Kyverno v1.19.1
+// (built from its Go module by tools/local/kyverno.ts) with bench/kyverno/policy.yaml, through one local
+// kube-apiserver, on the same work: annotated Pods and Deployments created (and Deployments updated) through the
+// API server, as a client sees it.
+//
+// Three namespaces, one per arm, each seen by one webhook only: `none` (no webhook: the API server's own cost),
+// `secretwire` (deploy/'s webhook configuration, scoped to its namespace) and `kyverno` (Kyverno's own webhook
+// configuration, scoped by its ConfigMap). Rounds interleave the arms, so drift on this shared machine hits all
+// alike. Per arm: creates/s at a closed loop, p50/p99 of `create` paced at fixed rates (timed from when each
+// request was due), server CPU per admission, RSS, and time from process start to ready. Raw numbers are written
+// as JSON (BENCH_JSON, default bench-kyverno.json in the system temp directory) so runs can be compared.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { openSync, readFileSync, writeFileSync } from 'node:fs'
+import { Agent, request } from 'node:https'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
+import { parse } from 'yaml'
+import { webhookConfiguration } from '../src/manifests/webhook.ts'
+import { kubectlPath } from '../tools/local/controlplane.ts'
+import { goModuleDir } from '../tools/local/crds.ts'
+import { buildKyverno, KYVERNO_VERSION } from '../tools/local/kyverno.ts'
+import { freePort } from '../tools/local/net.ts'
+import { repoRoot } from '../tools/local/paths.ts'
+import { cpuSeconds, machine, memory, setUp } from './common.ts'
+import { deployment, pod } from './reviews.ts'
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+// The API server, etcd, the controllers, both webhooks and the client share this machine's cores: on 2 cores the
+// API server alone creates about 200 Pods/s, so the paced rates stay well below that.
+const rates = (process.env.BENCH_RATES ?? '20,50').split(',').map(Number)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
+const log = (line: string) => process.stderr.write(`[bench:kyverno] ${line}\n`)
+
+log(`building dist/ and Kyverno ${KYVERNO_VERSION}; starting a local control plane (${cpus().length} cores)`)
+const kyvernoBin = await buildKyverno()
+const { cp, dir, children, cleanup } = await setUp('bench-kyverno')
+const kc = cp.kubeConfig()
+const core = kc.makeApiClient(CoreV1Api)
+const co = kc.makeApiClient(CustomObjectsApi)
+const kubectl = await kubectlPath()
+
+const arms = ['none', 'secretwire', 'kyverno'] as const
+type Arm = typeof arms[number]
+const namespaceOf = (arm: Arm) => `bench-${arm}`
+for (const name of ['eso-secret-storage', 'secretwire', 'kyverno', ...arms.map(namespaceOf)]) await core.createNamespace({ body: { metadata: { name } } })
+for (const arm of arms) await untilDefaultServiceAccount(namespaceOf(arm))
+
+function apply(file: string): void {
+  const res = spawnSync(kubectl, ['--kubeconfig', cp.info.kubeconfig, 'apply', '--server-side', '-f', file], { encoding: 'utf8' })
+  if (res.status !== 0) throw new Error(`kubectl apply ${file}: ${res.stderr}`)
+}
+
+function start(name: string, cmd: string, args: string[], env: Record<string, string>): { child: ChildProcess, startedAt: number } {
+  // Logs go to a file, as a container runtime would take them.
+  const out = openSync(join(dir, `${name}.log`), 'a')
+  const child = spawn(cmd, args, { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', out, out] })
+  children.push(child)
+  return { child, startedAt: performance.now() }
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await probe().catch(() => false))) {
+    if (child !== undefined && child.exitCode !== null) throw new Error(`${what}: the process exited (${child.exitCode}); log in ${dir}`)
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}; logs in ${dir}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function untilDefaultServiceAccount(namespace: string): Promise<void> {
+  await until(`the default ServiceAccount of ${namespace}`, async () => (await core.readNamespacedServiceAccount({ namespace, name: 'default' })) !== undefined)
+}
+
+/** A dry-run create of an annotated Pod, answered with the env var injected: the webhook of that arm is in the path. */
+async function wires(arm: Arm): Promise<boolean> {
+  const body = pod(namespaceOf(arm), 'grafana-db', `probe-${Date.now()}`)
+  const created = await core.createNamespacedPod({ namespace: namespaceOf(arm), dryRun: 'All', body: body as never })
+  return created.spec?.containers.every((c) => c.env?.some((e) => e.valueFrom?.secretKeyRef?.name === 'secretwire-grafana-db')) === true
+}
+
+// ---- Kyverno: its CRDs from its module, its configuration, the process, the policy.
+const kyvernoModule = await goModuleDir('github.com/kyverno/kyverno', KYVERNO_VERSION)
+for (const sub of ['kyverno', 'policies.kyverno.io', 'policyreport', 'reports']) apply(join(kyvernoModule, 'config', 'crds', sub))
+const kyvernoPort = await freePort()
+const onlyNamespace = (arm: Arm) => ({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespaceOf(arm)] }] })
+await core.createNamespacedConfigMap({
+  namespace: 'kyverno',
+  body: { metadata: { name: 'kyverno' }, data: { webhooks: JSON.stringify({ namespaceSelector: onlyNamespace('kyverno') }) } },
+})
+await core.createNamespacedConfigMap({ namespace: 'kyverno', body: { metadata: { name: 'kyverno-metrics' }, data: {} } })
+const metricsPort = await freePort()
+const kyverno = start('kyverno', kyvernoBin, [
+  `--kubeconfig=${cp.info.kubeconfig}`, `--serverIP=127.0.0.1:${kyvernoPort}`, `--webhookServerPort=${kyvernoPort}`, '--webhookServerHost=127.0.0.1',
+  '--caSecretName=kyverno-svc.kyverno.svc.kyverno-tls-ca', '--tlsSecretName=kyverno-svc.kyverno.svc.kyverno-tls-pair',
+  '--metricsHost=127.0.0.1', `--metricsPort=${metricsPort}`, '--controllerRuntimeMetricsAddress=0', '--loggingFormat=json',
+  // Off, in Kyverno's favour: on (its default), every admission also writes an EphemeralReport, which its reports
+  // controller (not run here) would aggregate.
+  '--admissionReports=false',
+], {
+  KYVERNO_NAMESPACE: 'kyverno', KYVERNO_SERVICEACCOUNT_NAME: 'kyverno-admission-controller', KYVERNO_DEPLOYMENT: 'kyverno-admission-controller',
+  KYVERNO_POD_NAME: 'kyverno-bench', INIT_CONFIG: 'kyverno', METRICS_CONFIG: 'kyverno-metrics',
+})
+const policy = parse(readFileSync(join(repoRoot, 'bench', 'kyverno', 'policy.yaml'), 'utf8')) as object
+await until('Kyverno accepts its ClusterPolicy', async () => {
+  await co.createClusterCustomObject({ group: 'kyverno.io', version: 'v1', plural: 'clusterpolicies', body: policy })
+  return true
+}, 120_000, kyverno.child)
+await until('Kyverno wires an annotated Pod', () => wires('kyverno'), 180_000, kyverno.child)
+const kyvernoReadyMs = performance.now() - kyverno.startedAt
+
+// ---- secretwire: the production build, deploy/'s webhook configuration pointed at it and scoped to its arm.
+const swPort = await freePort()
+const swCert = readFileSync(join(dir, 'tls.crt'))
+const secretwire = start('secretwire', process.execPath, ['dist/cli.js', 'serve'], {
+  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), PORT: String(swPort),
+})
+const shipped = webhookConfiguration().object
+await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+  body: {
+    ...shipped,
+    webhooks: shipped.webhooks!.map((w) => ({
+      ...w, clientConfig: { url: `https://127.0.0.1:${swPort}/mutate`, caBundle: swCert.toString('base64') }, namespaceSelector: onlyNamespace('secretwire'),
+    })),
+  },
+})
+await until('secretwire wires an annotated Pod', () => wires('secretwire'), 60_000, secretwire.child)
+const secretwireReadyMs = performance.now() - secretwire.startedAt
+if (await wires('none').catch(() => false)) throw new Error('the namespace without webhook got the env var: the arms are not separated')
+
+// ---- Load through the API server, with the admin's client certificate over keep-alive connections.
+const server = new URL(cp.info.server)
+const httpsOptions: { ca?: Buffer | string, cert?: Buffer | string, key?: Buffer | string } = {}
+await kc.applyToHTTPSOptions(httpsOptions as never)
+const agent = new Agent({ keepAlive: true, maxSockets: connections, ca: httpsOptions.ca, cert: httpsOptions.cert, key: httpsOptions.key })
+
+type Shape = 'pod' | 'deployment-create' | 'deployment-update'
+const updatePool = 200
+let serial = 0
+/** One API request of this shape in that arm's namespace; resolves with the HTTP status. */
+function send(arm: Arm, shape: Shape): Promise<number> {
+  const namespace = namespaceOf(arm)
+  const name = `b-${(serial++).toString(36)}`
+  let method = 'POST'
+  let path: string
+  let body: unknown
+  if (shape === 'pod') {
+    path = `/api/v1/namespaces/${namespace}/pods`
+    // Bound to a node that does not exist, so the scheduler has nothing to do with them (there is no node here):
+    // what is measured is the create and its admission, not a scheduler retrying thousands of Pods.
+    const p = pod(namespace, 'grafana-db', name) as { spec: { nodeName?: string } }
+    p.spec.nodeName = 'bench-no-node'
+    body = p
+  } else {
+    // Zero replicas: the admission is the same, and no ReplicaSet's Pods add admissions of their own.
+    const d = deployment(namespace, 'grafana-db') as { metadata: { name: string }, spec: { replicas: number } }
+    d.spec.replicas = 0
+    if (shape === 'deployment-create') {
+      d.metadata.name = name
+      path = `/apis/apps/v1/namespaces/${namespace}/deployments`
+    } else {
+      // An update of one of `updatePool` existing Deployments in turn (a new label each time, so every update is a
+      // real change). Not one Deployment: concurrent updates of one object conflict in storage, and the API server
+      // runs the webhooks again on every retry; a cluster does not update one Deployment hundreds of times a second.
+      d.metadata.name = `updated-${serial % updatePool}`
+      ;(d.metadata as { labels?: Record<string, string> }).labels = { ...(d.metadata as { labels?: Record<string, string> }).labels, serial: name }
+      method = 'PUT'
+      path = `/apis/apps/v1/namespaces/${namespace}/deployments/${d.metadata.name}`
+    }
+    body = d
+  }
+  const payload = Buffer.from(JSON.stringify(body))
+  return new Promise((resolve) => {
+    const req = request({
+      host: server.hostname, port: server.port, method, path, agent,
+      headers: { 'content-type': 'application/json', 'content-length': payload.length },
+    }, (res) => { res.resume().on('end', () => resolve(res.statusCode ?? 0)) })
+    req.on('error', () => resolve(0))
+    req.end(payload)
+  })
+}
+
+const serverPid: Record<Arm, number | undefined> = { none: undefined, secretwire: secretwire.child.pid, kyverno: kyverno.child.pid }
+
+interface Measured { rate: number | 'max', sent: number, ok: number, rps: number, p50: number, p99: number, cpuMicrosPerAdmission?: number, apiserverCpuMicros: number }
+const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+
+/**
+ * Waits (at most 30 s) until the API server and both webhooks are idle: work left over from the arm measured
+ * before (garbage collection, Kyverno's queues, watch fan-out) must not be billed to the next.
+ */
+async function settle(): Promise<void> {
+  const pids = [cp.info.apiserverPid, secretwire.child.pid!, kyverno.child.pid!]
+  const busy = () => pids.reduce((n, pid) => n + cpuSeconds(pid), 0)
+  for (let i = 0; i < 30; i++) {
+    const before = busy()
+    await new Promise((r) => setTimeout(r, 1000))
+    if (busy() - before < 0.15) return
+  }
+}
+
+async function measure(arm: Arm, shape: Shape, rate: number | 'max'): Promise<Measured> {
+  await settle()
+  const pid = serverPid[arm]
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid)
+  const api0 = cpuSeconds(cp.info.apiserverPid)
+  const latencies: number[] = []
+  let ok = 0, sent = 0
+  const started = performance.now()
+  const end = started + seconds * 1000
+  const one = async (due: number) => {
+    sent++
+    const status = await send(arm, shape)
+    if (status >= 200 && status < 300) { ok++; latencies.push(performance.now() - due) }
+  }
+  if (rate === 'max') {
+    // Closed loop: `connections` clients, each sending its next request when the last is answered.
+    await Promise.all(Array.from({ length: connections }, async () => {
+      while (performance.now() < end) await one(performance.now())
+    }))
+  } else {
+    // Paced: one request every 1/rate s, timed from when it was due (a late start counts: no coordinated omission).
+    const inflight: Promise<void>[] = []
+    for (let i = 0; ; i++) {
+      const due = started + (i * 1000) / rate
+      if (due >= end) break
+      const wait = due - performance.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      inflight.push(one(due))
+    }
+    await Promise.all(inflight)
+  }
+  const elapsed = (performance.now() - started) / 1000
+  latencies.sort((a, b) => a - b)
+  return {
+    rate, sent, ok, rps: ok / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99),
+    ...(pid !== undefined && { cpuMicrosPerAdmission: (cpuSeconds(pid) - cpu0) * 1e6 / Math.max(1, ok) }),
+    apiserverCpuMicros: (cpuSeconds(cp.info.apiserverPid) - api0) * 1e6 / Math.max(1, ok),
+  }
+}
+
+// The Deployments the update shape changes, in every arm (created through the webhook like any other).
+for (const arm of arms) {
+  for (let i = 0; i < updatePool; i++) {
+    const d = deployment(namespaceOf(arm), 'grafana-db') as { metadata: { name: string }, spec: { replicas: number } }
+    d.metadata.name = `updated-${i}`
+    d.spec.replicas = 0
+    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace: namespaceOf(arm), body: d as never })
+  }
+}
+log('warm-up: one run per arm and shape at the lowest rate')
+for (const arm of arms) for (const shape of ['pod', 'deployment-create', 'deployment-update'] as const) await measure(arm, shape, rates[0]!)
+
+const results: Record<string, Measured[]> = {}
+const shapes: Shape[] = ['pod', 'deployment-create', 'deployment-update']
+for (let round = 1; round <= rounds; round++) {
+  for (const shape of shapes) {
+    for (const rate of [...rates, 'max' as const]) {
+      for (const arm of arms) {
+        log(`round ${round}/${rounds}: ${arm} / ${shape} / ${rate === 'max' ? `closed loop, ${connections} connections` : `${rate}/s`} for ${seconds} s`)
+        ;(results[`${arm} ${shape} ${rate}`] ??= []).push(await measure(arm, shape, rate))
+      }
+    }
+  }
+}
+
+const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
+const rows: string[] = []
+const json: Record<string, unknown> = {
+  machine: machine(), kyverno: KYVERNO_VERSION, seconds, rounds, connections,
+  readyMs: { secretwire: secretwireReadyMs, kyverno: kyvernoReadyMs },
+  rss: {} as Record<string, { hwm: number, now: number }>, results,
+}
+for (const shape of shapes) {
+  for (const rate of [...rates, 'max' as const]) {
+    for (const arm of arms) {
+      const list = results[`${arm} ${shape} ${rate}`]!
+      const p99s = list.map((m) => m.p99)
+      const cpu = list.map((m) => m.cpuMicrosPerAdmission).filter((c): c is number => c !== undefined)
+      const errors = list.reduce((n, m) => n + m.sent - m.ok, 0)
+      rows.push([shape.padEnd(18), String(rate).padEnd(5), arm.padEnd(10), median(list.map((m) => m.rps)).toFixed(0).padStart(7),
+        median(list.map((m) => m.p50)).toFixed(1).padStart(8), median(p99s).toFixed(1).padStart(8),
+        `${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)}`.padStart(10),
+        (cpu.length ? median(cpu).toFixed(0) : '-').padStart(10), median(list.map((m) => m.apiserverCpuMicros)).toFixed(0).padStart(11), String(errors).padStart(6)].join(' '))
+    }
+  }
+}
+const rss = json.rss as Record<string, { hwm: number, now: number }>
+for (const arm of ['secretwire', 'kyverno'] as const) rss[arm] = { hwm: memory(serverPid[arm]!, 'VmHWM'), now: memory(serverPid[arm]!, 'VmRSS') }
+const out = process.env.BENCH_JSON ?? join(tmpdir(), 'bench-kyverno.json')
+writeFileSync(out, JSON.stringify(json, null, 2))
+
+console.log(`
+secretwire vs Kyverno ${KYVERNO_VERSION} through one kube-apiserver — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}
+${rounds} interleaved rounds of ${seconds} s per arm, shape and rate; medians of rounds ("p99 range" = lowest–highest round). Latency: ms
+from when the request was due to the API server's answer, client side. "max": closed loop, ${connections} connections. CPU: µs of
+the webhook process (all threads) and of kube-apiserver per successful request. "none": the same requests with no webhook.
+
+shape              rate  arm          ok/s   p50 ms   p99 ms  p99 range  hook µs/req  apisrv µs/req errors
+${rows.join('\n')}
+
+time from process start to wiring an annotated Pod: secretwire ${(secretwireReadyMs / 1000).toFixed(1)} s, Kyverno ${(kyvernoReadyMs / 1000).toFixed(1)} s
+RSS at the end (peak): secretwire ${rss.secretwire!.now.toFixed(0)} MiB (${rss.secretwire!.hwm.toFixed(0)}), Kyverno ${rss.kyverno!.now.toFixed(0)} MiB (${rss.kyverno!.hwm.toFixed(0)})
+raw numbers: ${out}`)
+await cleanup()
+process.exit(0)
