@@ -5,8 +5,7 @@
 // "allowed" AdmissionReview (bench/baseline.ts). autocannon drives each at a fixed concurrency, then a paced
 // client (bench/paced.ts) sends both constant rates of 100 and 1,000 admissions/s, with a Deployment of a few KB (four
 // containers) and a Pod. Then: API requests per warm admission (from secretwire's own metrics), the cold path
-// (50 concurrent first admissions of a new NAME, counting creates), and peak RSS over the first and the last
-// 10,000 of 100,000 admissions.
+// (50 concurrent first admissions of a new NAME, counting creates). Memory over time: bench/soak.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -152,19 +151,6 @@ const coldOk = cold.filter((r) => (JSON.parse(r.text) as { response: { allowed: 
 const createsAfter = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
 const coldCreates = [...createsAfter].map(([k, v]) => [k.replace('secretwire_kube_api_requests_total', ''), v - (createsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0)
 
-log('memory: 100,000 admissions; RSS sampled every 50 ms')
-// One reading can land before or after a garbage collection; the peak over a window of 10,000 admissions cannot.
-async function peakRss(amount: number): Promise<number> {
-  let peak = 0
-  const sample = setInterval(() => { peak = Math.max(peak, status(secretwire.pid!, 'VmRSS')) }, 50)
-  await load(swPort, bodies.pod, { amount })
-  clearInterval(sample)
-  return Math.max(peak, status(secretwire.pid!, 'VmRSS'))
-}
-const rss10k = await peakRss(10_000)
-await load(swPort, bodies.pod, { amount: 80_000 })
-const rss100k = await peakRss(10_000)
-
 /** bench/reconcile.ts in its own process (it needs --expose-gc, and a heap of its own to measure). */
 function reconcilerCost(namespaces: number): string {
   const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(repoRoot, 'bench', 'reconcile.ts'), String(namespaces)], { cwd: repoRoot, encoding: 'utf8' })
@@ -177,7 +163,7 @@ const jsonOut = process.env.BENCH_JSON ?? join(tmpdir(), 'bench.json')
 writeFileSync(jsonOut, JSON.stringify({
   machine: machine(), connections, seconds, rounds, pacedRates, pacedRounds,
   runs, results, peakRssMiB: peak, warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
-  cold: { allowed: coldOk, creates: Object.fromEntries(coldCreates) }, memory: { rss10kMiB: rss10k, rss100kMiB: rss100k },
+  cold: { allowed: coldOk, creates: Object.fromEntries(coldCreates) },
 }, null, 2))
 
 console.log(`
@@ -194,7 +180,7 @@ peak RSS (VmHWM): secretwire ${peak.secretwire.toFixed(0)} MiB, baseline ${peak.
 warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfter - admissionsBefore} admissions (${((apiAfter - apiBefore) / (admissionsAfter - admissionsBefore)).toFixed(4)} per admission)
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
 logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})
-memory: peak RSS ${rss10k.toFixed(1)} MiB over admissions 1–10,000, ${rss100k.toFixed(1)} MiB over 90,001–100,000 (${((rss100k / rss10k - 1) * 100).toFixed(1)}%)
+memory over a long run: npm run bench:soak (heap after a forced GC; a window of peak RSS cannot tell a leak from a heap growing into its room)
 ${reconcilerCost(1000)}${reconcilerCost(10_000)}raw numbers: ${jsonOut}`)
 await cleanup()
 process.exit(0)
