@@ -8,6 +8,7 @@ import { admit } from './admit.ts'
 import { buildApp } from './app.ts'
 import { CachedStore, startInformers } from './cache.ts'
 import { loadConfig } from './config.ts'
+import { deadline, withinDeadline } from './deadline.ts'
 import { KubeObjectStore, loadKubeConfig } from './kube.ts'
 import { createMetrics } from './metrics.ts'
 import { watchPolicy } from './policyfile.ts'
@@ -60,10 +61,10 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     await sleep(config.shutdownDelayMs)
     certificates?.stop()
     policy?.stop()
-    // Stopping the reconciler waits for its Lease round and releases the Lease: calls to the API server with no
-    // deadline of their own. An API server that does not answer must not keep this replica taking connections
-    // or alive until the kubelet kills it, so closing does not wait for them, and exiting waits only so long
-    // (then the Lease simply expires for the standbys).
+    // Stopping the reconciler waits for its Lease round and releases the Lease, each call bounded by the renew
+    // deadline (10 s). An API server that does not answer must not keep this replica taking connections, nor
+    // alive near the kubelet's kill, so closing does not wait for them, and exiting waits only so long (then the
+    // Lease simply expires for the standbys).
     await Promise.all([
       app.close(),
       within(stopBudgetMs, reconciler?.stop(), () => logger.warn({ budgetMs: stopBudgetMs }, 'the reconciler did not stop in time; exiting without releasing its Lease')),
@@ -91,9 +92,9 @@ const stopBudgetMs = 5_000
 /** Waits for `done` at most `ms`; past that, calls `late` and returns. */
 async function within(ms: number, done: Promise<void> | undefined, late: () => void): Promise<void> {
   if (done === undefined) return
-  let timer: NodeJS.Timeout | undefined
-  const timedOut = new Promise<'late'>((res) => { timer = setTimeout(() => res('late'), ms) })
-  const result = await Promise.race([done.then(() => 'done' as const), timedOut])
-  clearTimeout(timer)
-  if (result === 'late') late()
+  const timedOut = new Error('late')
+  await withinDeadline(done, deadline(ms), () => timedOut).catch((err: unknown) => {
+    if (err !== timedOut) throw err
+    late()
+  })
 }

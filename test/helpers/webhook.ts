@@ -36,45 +36,36 @@ export interface SecretwireRegistration {
  * (a URL on loopback instead of the Service) and the namespaces it covers (this test's) differ.
  */
 export async function registerSecretwireWebhook(t: Test, kc: KubeConfig, reg: SecretwireRegistration): Promise<string> {
-  const api = kc.makeApiClient(AdmissionregistrationV1Api)
-  const name = reg.name ?? `secretwire-${reg.namespaces[0]}`
   const shipped = webhookConfiguration().object.webhooks![0]!
-  await api.createMutatingWebhookConfiguration({
-    body: {
-      metadata: { name },
-      webhooks: [{
-        ...shipped,
-        failurePolicy: reg.failurePolicy ?? 'Fail',
-        clientConfig: { url: reg.url, caBundle: reg.caBundle },
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...reg.namespaces] }] },
-      }],
-    },
+  return register(t, kc, reg.name ?? `secretwire-${reg.namespaces[0]}`, {
+    ...shipped,
+    failurePolicy: reg.failurePolicy ?? 'Fail',
+    clientConfig: { url: reg.url, caBundle: reg.caBundle },
+    namespaceSelector: onlyNamespaces(reg.namespaces),
   })
-  t.teardown(async () => { await api.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined) })
-  return name
 }
 
 export async function registerMutatingWebhook(t: Test, kc: KubeConfig, reg: WebhookRegistration): Promise<string> {
-  const api = kc.makeApiClient(AdmissionregistrationV1Api)
-  const name = reg.name ?? `test-${reg.namespaces[0]}`
-  await api.createMutatingWebhookConfiguration({
-    body: {
-      metadata: { name },
-      webhooks: [{
-        name: 'mutate.secretwire.test',
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'NoneOnDryRun',
-        failurePolicy: reg.failurePolicy ?? 'Fail',
-        timeoutSeconds: reg.timeoutSeconds ?? 5,
-        reinvocationPolicy: 'IfNeeded',
-        clientConfig: { url: reg.url, caBundle: reg.caBundle },
-        namespaceSelector: {
-          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...reg.namespaces] }],
-        },
-        rules: reg.rules ?? podCreate,
-      }],
-    },
+  return register(t, kc, reg.name ?? `test-${reg.namespaces[0]}`, {
+    name: 'mutate.secretwire.test',
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'NoneOnDryRun',
+    failurePolicy: reg.failurePolicy ?? 'Fail',
+    timeoutSeconds: reg.timeoutSeconds ?? 5,
+    reinvocationPolicy: 'IfNeeded',
+    clientConfig: { url: reg.url, caBundle: reg.caBundle },
+    namespaceSelector: onlyNamespaces(reg.namespaces),
+    rules: reg.rules ?? podCreate,
   })
+}
+
+const onlyNamespaces = (namespaces: readonly string[]) =>
+  ({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...namespaces] }] })
+
+/** Creates a configuration of one webhook, deleted by the test's teardown. */
+async function register(t: Test, kc: KubeConfig, name: string, webhook: V1MutatingWebhook): Promise<string> {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api)
+  await api.createMutatingWebhookConfiguration({ body: { metadata: { name }, webhooks: [webhook] } })
   t.teardown(async () => { await api.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined) })
   return name
 }
