@@ -8,6 +8,7 @@ import type { AdmissionRequest } from './admission/review.ts'
 import type { Admission } from './admit.ts'
 import { AdmissionError, toStatus } from './errors.ts'
 import type { Metrics } from './metrics.ts'
+import { drainOnClose } from './drain.ts'
 
 /** object + oldObject of the largest object etcd stores (1.5 MiB each), with room for the envelope. */
 export const maxBodyBytes = 6 * 1024 * 1024
@@ -38,20 +39,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ? Fastify(serverOptions)
     : Fastify({ ...serverOptions, https: { key: opts.https.key, cert: opts.https.cert } })) as unknown as FastifyInstance
 
-  // Closing must not wait on connections: Node's close() ends only the connections idle at that moment. A request in
-  // flight then would leave its connection open on keep-alive until the client drops it (the API server's webhook
-  // client: 90 s idle), and so would a TLS handshake still under way (it joins the server's connections only once
-  // done). So responses sent while closing say Connection: close, and connections that turn idle meanwhile are
-  // ended every 250 ms. Measured: without this, close() waited 90 s whenever an admission or a handshake crossed it.
-  let closing: NodeJS.Timeout | undefined
-  app.addHook('preClose', async () => {
-    closing = setInterval(() => app.server.closeIdleConnections(), 250)
-  })
-  app.addHook('onClose', async () => clearInterval(closing))
-  app.addHook('onSend', async (_req, reply, payload) => {
-    if (closing !== undefined) reply.header('connection', 'close')
-    return payload
-  })
+  // Closing answers what is in flight and then waits on no connection (see drain.ts).
+  drainOnClose(app)
 
   // Fastify parses text/plain into a string by default, which then failed the schema with a 400 ("body must be
   // object"); an AdmissionReview is only ever JSON, so every other content type gets 415 Unsupported Media Type.

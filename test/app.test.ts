@@ -147,46 +147,6 @@ t.test('info logs what changed the cluster or was refused; a routine patch is at
   t.same(lines, [], 'at the default level a routine patch writes nothing')
 })
 
-t.test('closing: an admission in flight finishes, and its keep-alive connection does not hold the close up', async (t) => {
-  // As the API server's webhook client does: HTTPS, keep-alive, no idle timeout of its own here (Go's is 90 s).
-  const { Agent, request: httpsRequest } = await import('node:https')
-  const tls = await loopbackCert()
-  let release: () => void = () => undefined
-  let entered: () => void = () => undefined
-  const inAdmission = new Promise<void>((res) => { entered = res })
-  const instance = buildApp({
-    logger: pino({ level: 'silent' }), https: tls,
-    admit: async (r) => {
-      entered()
-      await new Promise<void>((res) => { release = res })
-      return { response: { uid: r.uid, allowed: true } }
-    },
-  })
-  await instance.listen({ port: 0, host: '127.0.0.1' })
-  const agent = new Agent({ keepAlive: true, ca: tls.cert })
-  t.teardown(() => agent.destroy())
-  const answered = new Promise<{ status: number | undefined, connection: string | undefined, body: string }>((res, rej) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: (instance.server.address() as { port: number }).port, path: '/mutate', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (r) => {
-      let body = ''
-      r.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => res({ status: r.statusCode, connection: r.headers.connection, body }))
-    })
-    req.on('error', rej)
-    req.end(JSON.stringify(review(request(pod(), { uid: 'in-flight' }))))
-  })
-  await inAdmission
-  let closed = false
-  const closing = instance.close().then(() => { closed = true })
-  await new Promise((r) => setTimeout(r, 100))
-  t.notOk(closed, 'close waits for the admission in flight')
-  release()
-  const res = await answered
-  t.equal(res.status, 200)
-  t.equal(JSON.parse(res.body).response.uid, 'in-flight', 'which is answered')
-  t.equal(res.connection, 'close', 'with Connection: close')
-  const outcome = await Promise.race([closing.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 5 s'), 5000))])
-  t.equal(outcome, 'closed', 'and the server closes once it is sent, though the client would keep the connection')
-})
-
 t.test('a real create warns with exactly the objects created and when Pods start; the next admission warns nothing', async (t) => {
   const { instance, kc, storage } = await app(t)
   const namespace = await freshNamespace(t, kc, 'warn')

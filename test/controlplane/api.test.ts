@@ -1,4 +1,5 @@
 // The local control plane is a real API server backed by a real etcd: objects written come back as stored.
+import { readFile } from 'node:fs/promises'
 import { CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
@@ -40,4 +41,11 @@ t.test('the API server enforces its own validation', async (t) => {
     core.createNamespacedPod({ namespace, body: { metadata: { name: 'Not_A_Name' }, spec: { containers: [] } } }),
     { code: 422 },
   )
+})
+
+t.test('the API server listens below the kernel ephemeral range, where no outgoing connection can take its port first', async (t) => {
+  const kc = await kubeConfig()
+  const port = Number(new URL(kc.getCurrentCluster()?.server ?? '').port)
+  const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number)
+  t.ok(port >= 10_000 && port < (low ?? 0), `port ${port} in 10000..${(low ?? 0) - 1}`)
 })
