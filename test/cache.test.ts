@@ -9,7 +9,7 @@ import { ensureObjects } from '../src/ensure.ts'
 import { ObjectInTheWay } from '../src/errors.ts'
 import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
 import { KubeObjectStore, type ObjectStore } from '../src/kube.ts'
-import { CustomObjectsApi } from '@kubernetes/client-node'
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
 import { inventory } from './helpers/eso.ts'
 
@@ -69,16 +69,53 @@ t.test('synced after the first list; warm admissions make no API request', async
   t.same(names('ExternalSecret', namespace), [`${namespace}/secretwire-db`], 'one ExternalSecret in the consumer namespace')
 })
 
-t.test('existing objects are known from the first list, without a request', async (t) => {
+t.test('existing objects are known from the first list, read in pages, without a request', async (t) => {
   const { kc, storage, objects } = await setup(t)
-  await ensureObjects(objects('pre'), new KubeObjectStore(kc), { dryRun: false, deadline: signal() })
-  const later = await startInformers(kc, storage, pino({ level: 'silent' }))
+  const names = ['pre-a', 'pre-b', 'pre-c']
+  for (const name of names) await ensureObjects(objects(name), new KubeObjectStore(kc), { dryRun: false, deadline: signal() })
+  // Pages of two: each kind's three objects take two pages, so an object on a later page is known only if the
+  // list follows the continue token.
+  const later = await startInformers(kc, storage, pino({ level: 'silent' }), { pageSize: 2 })
   t.teardown(() => later.stop())
   // The store behind the cache counts what reaches it (and refuses it, so a request cannot pass unnoticed).
   const { calls, counted } = counting({ get: () => Promise.reject(new Error('no request expected')), create: () => Promise.reject(new Error('no request expected')) })
-  const outcome = await ensureObjects(objects('pre'), new CachedStore(later, counted), { dryRun: false, deadline: signal() })
-  t.same(outcome, { created: [], wouldCreate: [] }, 'all three known, nothing created')
+  for (const name of names) {
+    const outcome = await ensureObjects(objects(name), new CachedStore(later, counted), { dryRun: false, deadline: signal() })
+    t.same(outcome, { created: [], wouldCreate: [] }, `${name}: all three known, nothing created`)
+  }
   t.same(calls, { get: 0, create: 0 }, 'and no request made')
+  t.same(later.size().Password, 3, "the storage namespace's three Passwords, from two pages")
+})
+
+t.test('of each object the cache keeps its identity, labels and Ready condition, from the list and from the watch', async (t) => {
+  const { kc, storage, namespace, informers, store, objects } = await setup(t)
+  await ensureObjects(objects('slim'), store, { dryRun: false, deadline: signal() })
+  const co = kc.makeApiClient(CustomObjectsApi)
+  const es = { group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace, name: 'secretwire-slim' }
+  // What ESO would write, and what a user might add: none of it but the Ready condition is kept.
+  await co.patchNamespacedCustomObject({ ...es, body: { metadata: { annotations: { note: 'x'.repeat(2000) } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+  await co.patchNamespacedCustomObjectStatus({ ...es, body: { status: {
+    refreshTime: '2026-01-01T00:00:00Z', binding: { name: 'secretwire-slim' },
+    conditions: [{ type: 'Ready', status: 'False', reason: 'SecretSyncedError', message: 'could not get secret data', lastTransitionTime: '2026-01-01T00:00:00Z' },
+      { type: 'Deleted', status: 'False', reason: 'x', message: 'y', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+  } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+  const stored = await co.getNamespacedCustomObject(es) as { metadata: { uid: string, resourceVersion: string, labels: Record<string, string> } }
+  const expected = {
+    apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret',
+    metadata: { name: 'secretwire-slim', namespace, uid: stored.metadata.uid, resourceVersion: stored.metadata.resourceVersion, labels: stored.metadata.labels },
+    status: { conditions: [{ type: 'Ready', status: 'False', reason: 'SecretSyncedError', message: 'could not get secret data' }] },
+  }
+  const held = (from: typeof informers) => from.list('ExternalSecret').find((o) => o.metadata?.namespace === namespace)
+  await until(() => held(informers)?.metadata?.resourceVersion === stored.metadata.resourceVersion, 'the status update by watch')
+  t.strictSame(held(informers), expected, 'by watch: nothing else held')
+  const later = await startInformers(kc, storage, pino({ level: 'silent' }))
+  t.teardown(() => later.stop())
+  t.strictSame(held(later), expected, 'by list: nothing else held')
+  const password = later.list('Password').find((o) => o.metadata?.name === 'secretwire-slim')
+  t.strictSame(password, {
+    apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password',
+    metadata: { name: 'secretwire-slim', namespace: storage, uid: password?.metadata?.uid, resourceVersion: password?.metadata?.resourceVersion, labels: objects('slim')[0]!.metadata.labels },
+  }, 'a Password: no spec, no status')
 })
 
 t.test('a deleted object is noticed and recreated by the next admission', async (t) => {

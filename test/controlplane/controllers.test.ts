@@ -19,7 +19,10 @@ t.test('a Deployment becomes a ReplicaSet and Pods; the scheduler finds no node 
   const kc = await kubeConfig()
   const namespace = await freshNamespace(t, kc)
   const core = kc.makeApiClient(CoreV1Api)
-  t.ok(await core.readNamespacedConfigMap({ namespace, name: 'kube-root-ca.crt' }), 'the root CA publisher wrote kube-root-ca.crt')
+  // freshNamespace waits for the ServiceAccount controller; the root CA publisher is another controller, with its own
+  // queue: under load its ConfigMap can come later (CI once read it 404 here).
+  await until('the root CA publisher writes kube-root-ca.crt', () => core.readNamespacedConfigMap({ namespace, name: 'kube-root-ca.crt' }).then(() => true, () => false))
+  t.pass('the root CA publisher wrote kube-root-ca.crt')
   const deployment = workload('Deployment', { name: 'web' })
   deployment.spec.replicas = 2
   await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace, body: deployment })
