@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import { selectedKubernetes, startControlPlane } from './controlplane.ts'
 import { buildEso } from './eso.ts'
+import { buildHelm } from './helm.ts'
 
 const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)
@@ -11,8 +12,9 @@ const command = separator === -1 ? [] : process.argv.slice(separator + 1)
 const started = Date.now()
 let controlPlane
 try {
-  // ESO's controller too, so no test file compiles it while others run (the end-to-end tests start it).
-  ;[controlPlane] = await Promise.all([startControlPlane(), command.length > 0 ? buildEso() : undefined])
+  // ESO's controller and Helm too, so no test file compiles them while others run (the end-to-end tests start
+  // ESO; test/chart.test.ts runs Helm).
+  ;[controlPlane] = await Promise.all([startControlPlane(), command.length > 0 ? buildEso() : undefined, command.length > 0 ? buildHelm() : undefined])
 } catch (err) {
   process.stderr.write(`[secretwire] ${(err as Error).message}\n`)
   process.exit(1)

@@ -1,0 +1,184 @@
+// deploy/chart with Helm built from its Go module (tools/helm) and a real API server: it lints; a typo in values
+// fails the install with a message naming it and changes nothing; it renders exactly the objects of the kustomize
+// overlays it replaces; and it installs, upgrades and uninstalls, leaving behind only the storage namespace (the
+// stored passwords).
+import { spawnSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { repoRoot } from '../tools/local/paths.ts'
+import { buildHelm } from '../tools/local/helm.ts'
+import { ownControlPlane } from './helpers/cluster.ts'
+import { kubectl as kubectlFor } from './helpers/kubectl.ts'
+
+// A private control plane: the chart registers cluster-wide webhooks and policies that must not reach other tests.
+const cp = await ownControlPlane()
+const kc = cp.kubeConfig()
+const kubectl = await kubectlFor(cp.info.kubeconfig)
+const helmBin = await buildHelm()
+const chart = join(repoRoot, 'deploy', 'chart')
+
+// Helm's caches and settings in a directory of this run, not the user's home.
+const home = mkdtempSync(join(tmpdir(), 'secretwire-helm-'))
+t.teardown(() => rmSync(home, { recursive: true, force: true }))
+function helm(args: readonly string[]): { status: number | null, stdout: string, stderr: string } {
+  const res = spawnSync(helmBin, [...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: cp.info.kubeconfig, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') },
+  })
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr }
+}
+
+interface K8sObject { apiVersion: string, kind: string, metadata: { name: string, namespace?: string, labels?: Record<string, string>, annotations?: Record<string, string> }, [k: string]: unknown }
+const objects = (text: string): K8sObject[] => parseAllDocuments(text).map((d) => d.toJS() as K8sObject).filter((o) => o !== null)
+const id = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`
+
+/** Helm's conventions, the only difference the chart may show from the kustomize install. */
+const helmLabels = ['helm.sh/chart', 'app.kubernetes.io/instance', 'app.kubernetes.io/managed-by']
+const helmAnnotations = ['helm.sh/resource-policy']
+function withoutHelm(o: K8sObject): K8sObject {
+  const copy = structuredClone(o)
+  for (const [field, keys] of [['labels', helmLabels], ['annotations', helmAnnotations]] as const) {
+    const map = copy.metadata[field]
+    if (map === undefined) continue
+    for (const k of keys) delete map[k]
+    if (Object.keys(map).length === 0) delete copy.metadata[field]
+  }
+  return copy
+}
+
+function template(sets: readonly string[] = [], namespace = 'secretwire'): { status: number | null, stdout: string, stderr: string } {
+  return helm(['template', 'secretwire', chart, '-n', namespace, ...sets.flatMap((s) => ['--set', s])])
+}
+
+// A copy of deploy/ with the certificate certs/generate.sh makes, and kustomizations combining the components.
+const work = mkdtempSync(join(tmpdir(), 'secretwire-chart-'))
+t.teardown(() => rmSync(work, { recursive: true, force: true }))
+cpSync(join(repoRoot, 'deploy'), join(work, 'deploy'), { recursive: true })
+const generated = spawnSync('bash', [join(repoRoot, 'certs', 'generate.sh'), join(work, 'deploy', 'plain', 'generated')], { encoding: 'utf8' })
+if (generated.status !== 0) throw new Error(`certs/generate.sh: ${generated.stderr}`)
+function overlay(name: string, resources: readonly string[], components: readonly string[] = []): string {
+  const dir = join(work, 'deploy', name)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: ${JSON.stringify(resources)}\ncomponents: ${JSON.stringify(components)}\n`)
+  return name
+}
+function kustomize(name: string): K8sObject[] {
+  const res = kubectl(['kustomize', join(work, 'deploy', name)])
+  if (res.status !== 0) throw new Error(`kustomize ${name}: ${res.stderr}`)
+  return objects(res.stdout)
+}
+
+t.test('helm lint --strict passes, with the defaults and with every mode', async (t) => {
+  for (const sets of [[], ['tls.mode=cert-manager', 'failureMode=fail-closed'], ['strategy=push', 'eso.createStore=true'], ['tls.mode=existingSecret', 'tls.caBundle=PEM']]) {
+    const res = helm(['lint', '--strict', chart, '--namespace', 'secretwire', ...sets.flatMap((s) => ['--set', s])])
+    t.equal(res.status, 0, `lint ${sets.join(' ') || 'defaults'}: ${res.stdout}${res.stderr}`)
+  }
+})
+
+t.test('the chart renders exactly the objects of the kustomize install it replaces', async (t) => {
+  const caPem = readFileSync(join(work, 'deploy', 'plain', 'generated', 'ca.crt'), 'utf8')
+  const cases: { sets: string[], kustomize: string, note: string }[] = [
+    { sets: ['tls.mode=cert-manager'], kustomize: 'cert-manager', note: 'cert-manager' },
+    { sets: ['tls.mode=cert-manager', 'failureMode=fail-closed'], kustomize: overlay('x-fail-closed', ['../cert-manager'], ['../components/fail-closed']), note: 'fail-closed' },
+    { sets: ['tls.mode=cert-manager', 'strategy=push', 'eso.createStore=true'], kustomize: overlay('x-push', ['../eso', '../cert-manager'], ['../components/push-strategy']), note: 'push, with the store' },
+    { sets: ['tls.mode=existingSecret', `tls.caBundle=${caPem}`], kustomize: 'plain', note: 'a certificate of your own (certs/generate.sh)' },
+  ]
+  for (const c of cases) {
+    const rendered = template(c.sets)
+    t.equal(rendered.status, 0, `${c.note}: ${rendered.stderr}`)
+    const fromChart = new Map(objects(rendered.stdout).map((o) => [id(o), withoutHelm(o)]))
+    // The release namespace is Helm's to make (--create-namespace), and a certificate of your own is yours.
+    const fromKustomize = new Map(kustomize(c.kustomize)
+      .filter((o) => !(o.kind === 'Namespace' && o.metadata.name === 'secretwire') && !(o.kind === 'Secret' && o.metadata.name === 'secretwire-tls'))
+      .map((o) => [id(o), o]))
+    t.strictSame([...fromChart.keys()].sort(), [...fromKustomize.keys()].sort(), `${c.note}: the same objects`)
+    for (const [key, object] of fromKustomize) t.strictSame(fromChart.get(key), object, `${c.note}: ${key}`)
+  }
+})
+
+t.test('the default install makes its own CA and serving certificate for the Service name', async (t) => {
+  const rendered = objects(template().stdout)
+  const secret = rendered.find((o) => o.kind === 'Secret' && o.metadata.name === 'secretwire-tls') as K8sObject & { data: Record<string, string> }
+  const hook = (rendered.find((o) => o.kind === 'MutatingWebhookConfiguration') as K8sObject & { webhooks: { clientConfig: { caBundle: string } }[] }).webhooks[0]!
+  t.equal(hook.clientConfig.caBundle, secret.data['ca.crt'], 'the caBundle is the CA in the Secret')
+  const ca = new X509Certificate(Buffer.from(secret.data['ca.crt']!, 'base64'))
+  const cert = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'))
+  t.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey), 'the serving certificate is signed by it')
+  t.equal(cert.checkHost('secretwire.secretwire.svc'), 'secretwire.secretwire.svc', 'for the name the API server calls')
+})
+
+t.test('a mistake in values fails with a message naming it, and installs nothing', async (t) => {
+  const mistakes: [string[], string, RegExp][] = [
+    [['--set', 'replica=3'], 'secretwire', /at '': additional properties 'replica' not allowed/],
+    [['--set', 'strategy=pull'], 'secretwire', /at '\/strategy': value must be one of 'generate', 'push'/],
+    [['--set', 'failureMode=closed'], 'secretwire', /at '\/failureMode': value must be one of 'ignore', 'fail-closed'/],
+    [['--set', 'eso.storageNamespace=Team_Vault'], 'secretwire', /at '\/eso\/storageNamespace': 'Team_Vault' does not match pattern/],
+    [['--set', 'tls.mode=existingSecret'], 'secretwire', /tls\.caBundle: with tls\.mode existingSecret, give the PEM of the CA/],
+    [['--set', 'env.SECRETWIRE_STRATEGY=push'], 'secretwire', /env\.SECRETWIRE_STRATEGY: set it with the chart's own value/],
+    [[], 'default', /install secretwire into the namespace secretwire \(helm install -n secretwire\), not "default"/],
+  ]
+  for (const [sets, namespace, message] of mistakes) {
+    const what = sets.join(' ') || `-n ${namespace}`
+    const res = helm(['install', 'secretwire', chart, '-n', namespace, '--create-namespace', ...sets])
+    t.not(res.status, 0, `${what}: refused`)
+    t.match(res.stderr, message, `${what}: ${message.exec(res.stderr)?.[0] ?? res.stderr}`)
+  }
+  t.equal(helm(['list', '-A', '-q']).stdout.trim(), '', 'no release recorded')
+  const hooks = await kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration()
+  t.strictSame(hooks.items.map((h) => h.metadata?.name), [], 'no webhook registered')
+})
+
+t.test('install, upgrade and uninstall on the cluster; uninstall keeps only the stored passwords', async (t) => {
+  const installed = helm(['install', 'secretwire', chart, '-n', 'secretwire', '--create-namespace', '--set', 'eso.createStore=true'])
+  t.equal(installed.status, 0, `install: ${installed.stderr}`)
+  const manifest = objects(helm(['get', 'manifest', 'secretwire', '-n', 'secretwire']).stdout)
+  const exists = (o: K8sObject) => kubectl(['get', o.kind, o.metadata.name, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []), '-o', 'name']).status === 0
+  t.strictSame(manifest.filter((o) => !exists(o)).map(id), [], `all ${manifest.length} objects exist`)
+
+  const core = kc.makeApiClient(CoreV1Api)
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api)
+  const tlsBefore = (await core.readNamespacedSecret({ namespace: 'secretwire', name: 'secretwire-tls' })).data
+  const caBefore = (await admission.readMutatingWebhookConfiguration({ name: 'secretwire' })).webhooks?.[0]?.clientConfig.caBundle
+
+  const upgraded = helm(['upgrade', 'secretwire', chart, '-n', 'secretwire', '--reuse-values', '--set', 'replicas=3'])
+  t.equal(upgraded.status, 0, `upgrade: ${upgraded.stderr}`)
+  t.equal((await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: 'secretwire', name: 'secretwire' })).spec?.replicas, 3, 'the upgrade took effect')
+  t.strictSame((await core.readNamespacedSecret({ namespace: 'secretwire', name: 'secretwire-tls' })).data, tlsBefore, 'the certificate is kept across the upgrade')
+  t.equal((await admission.readMutatingWebhookConfiguration({ name: 'secretwire' })).webhooks?.[0]?.clientConfig.caBundle, caBefore, 'and so is the caBundle')
+
+  // A stored password, as ESO writes one (made here by break-glass: the guard policies refuse anyone else).
+  const stored = kubectl(['create', 'secret', 'generic', 'secretwire-kept', '-n', 'eso-secret-storage', '--from-literal=password=p',
+    '--as=chart-test', '--as-group=system:masters', '--as-group=secretwire:break-glass'])
+  t.equal(stored.status, 0, `a stored password: ${stored.stderr}`)
+
+  const removed = helm(['uninstall', 'secretwire', '-n', 'secretwire', '--wait'])
+  t.equal(removed.status, 0, `uninstall: ${removed.stderr}`)
+  t.strictSame(manifest.filter(exists).map(id), ['Namespace /eso-secret-storage'], 'of the chart\'s objects only the storage namespace is left')
+  t.equal(kubectl(['get', 'secret', 'secretwire-kept', '-n', 'eso-secret-storage', '-o', 'name']).stdout.trim(), 'secret/secretwire-kept', 'with the stored password in it')
+  const left = (kind: string) => kubectl(['get', kind, '-o', 'name']).stdout.split('\n').filter((n) => n.includes('secretwire'))
+  t.strictSame([...left('validatingadmissionpolicies'), ...left('validatingadmissionpolicybindings'), ...left('mutatingwebhookconfigurations'), ...left('clusterroles'), ...left('clusterrolebindings')], [],
+    'no cluster-wide secretwire object is left')
+})
+
+t.test('from the kustomize install: the README\'s adoption commands, then helm install takes the objects over in place', async (t) => {
+  const plain = join(work, 'deploy', 'plain')
+  const applied = kubectl(['apply', '-k', plain])
+  t.equal(applied.status, 0, `kubectl apply -k deploy/plain: ${applied.stderr}`)
+  const before = (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: 'secretwire', name: 'secretwire' })).metadata?.uid
+  // As the README says, word for word (with this run's copy of deploy/plain).
+  const manifest = kubectl(['kustomize', plain]).stdout
+  const annotated = kubectl(['annotate', '-f', '-', '--overwrite', 'meta.helm.sh/release-name=secretwire', 'meta.helm.sh/release-namespace=secretwire'], manifest)
+  t.equal(annotated.status, 0, `annotate: ${annotated.stderr}`)
+  const labelled = kubectl(['label', '-f', '-', '--overwrite', 'app.kubernetes.io/managed-by=Helm'], manifest)
+  t.equal(labelled.status, 0, `label: ${labelled.stderr}`)
+  const installed = helm(['install', 'secretwire', chart, '-n', 'secretwire', '--set', 'tls.mode=existingSecret', '--set-file', `tls.caBundle=${join(plain, 'generated', 'ca.crt')}`])
+  t.equal(installed.status, 0, `helm install over the kustomize objects: ${installed.stderr}`)
+  t.equal((await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: 'secretwire', name: 'secretwire' })).metadata?.uid, before, 'the same Deployment, not a new one')
+  const removed = helm(['uninstall', 'secretwire', '-n', 'secretwire', '--wait'])
+  t.equal(removed.status, 0, `uninstall: ${removed.stderr}`)
+})
