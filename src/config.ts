@@ -1,7 +1,7 @@
 // Settings, read once at start into one frozen object; nothing else reads process.env. Every setting, its
 // default and its doc are declared in contract.ts.
 import { readFileSync } from 'node:fs'
-import { admissionHeadroomMs, removedSettings, settings, webhookTimeoutSeconds, type InjectMode, type Strategy } from './contract.ts'
+import { admissionHeadroomMs, removedSettings, settings, webhookTimeoutSeconds, type InjectMode, type PushUpdatePolicy, type Strategy } from './contract.ts'
 import { ConfigError } from './errors.ts'
 import { isDnsLabel, isDnsSubdomain } from './names.ts'
 import { openPolicy, parsePolicy, PolicyHolder } from './policy.ts'
@@ -13,6 +13,7 @@ export interface Config {
   readonly storageNamespace: string
   readonly clusterSecretStore: string
   readonly strategy: Strategy
+  readonly pushUpdatePolicy: PushUpdatePolicy
   readonly inject: InjectMode
   /** The policy in force: the file's, replaced when the file changes (serve watches `policyFile`). */
   readonly policy: PolicyHolder
@@ -67,6 +68,12 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   const policyFile = get(settings.config)
   const policy = new PolicyHolder(policyFile === '' ? openPolicy : readPolicy(policyFile, readFile))
   const kubeconfig = get(settings.kubeconfig)
+  const strategy = oneOf<Strategy>(settings.strategy, ['generate', 'push'])
+  const pushUpdatePolicy = oneOf<PushUpdatePolicy>(settings.pushUpdatePolicy, ['Replace', 'IfNotExists'])
+  if (pushUpdatePolicy !== settings.pushUpdatePolicy.default && strategy !== 'push') {
+    // Not ignored silently: whoever set it expects stored passwords that are never overwritten.
+    throw new ConfigError(`${settings.pushUpdatePolicy.env}=${pushUpdatePolicy}: applies to ${settings.strategy.env}=push only (the strategy is ${strategy})`)
+  }
   const leaseNamespace = checked(settings.leaseNamespace, (v) => v === 'none' || isDnsLabel(v), 'a namespace name or none')
 
   return Object.freeze({
@@ -75,7 +82,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     kubeconfig: kubeconfig === '' ? undefined : kubeconfig,
     storageNamespace: checked(settings.storageNamespace, isDnsLabel, 'a namespace name'),
     clusterSecretStore: checked(settings.clusterSecretStore, isDnsSubdomain, 'a ClusterSecretStore name'),
-    strategy: oneOf<Strategy>(settings.strategy, ['generate', 'push']),
+    strategy,
+    pushUpdatePolicy,
     inject: oneOf<InjectMode>(settings.inject, ['templates', 'pods']),
     policy,
     policyFile: policyFile === '' ? undefined : policyFile,

@@ -103,6 +103,8 @@ export function defaultEnvVar(sharedSecret: string): string {
 }
 
 export type Strategy = 'push' | 'generate'
+/** PushSecret `spec.updatePolicy`: ESO's Kubernetes provider implements IfNotExists from ESO 2.1 only. */
+export type PushUpdatePolicy = 'Replace' | 'IfNotExists'
 export type InjectMode = 'templates' | 'pods'
 
 /** The Password generator's shape (generators.external-secrets.io/v1alpha1 Password spec). */
@@ -147,6 +149,10 @@ export const settings = {
   strategy: {
     env: 'SECRETWIRE_STRATEGY', default: 'generate',
     doc: '`generate`: an ExternalSecret generates the password once into an immutable stored Secret; `push`: a PushSecret pushes it into the store (needs write access for the store, see README).',
+  },
+  pushUpdatePolicy: {
+    env: 'SECRETWIRE_PUSH_UPDATE_POLICY', default: 'Replace',
+    doc: 'The push strategy\'s PushSecret `updatePolicy`. `IfNotExists`: ESO never overwrites a stored password (needs ESO >= 2.1; older ESO refuses to push, see README); `Replace`: what every ESO supports. Only with `SECRETWIRE_STRATEGY=push`.',
   },
   inject: {
     env: 'SECRETWIRE_INJECT', default: 'templates',

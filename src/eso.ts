@@ -8,7 +8,7 @@
 //   each workload namespace:
 //                       ExternalSecret secretwire-NAME → Secret secretwire-NAME, key `password`, read through the
 //                       ClusterSecretStore
-import { managedBy, passwordKey, resourceName, sharedSecretLabel, type PasswordShape, type Strategy } from './contract.ts'
+import { managedBy, passwordKey, resourceName, sharedSecretLabel, type PasswordShape, type PushUpdatePolicy, type Strategy } from './contract.ts'
 
 export type ManagedKind = 'Password' | 'PushSecret' | 'ExternalSecret'
 
@@ -34,6 +34,8 @@ export interface EsoSettings {
   readonly storageNamespace: string
   readonly clusterSecretStore: string
   readonly strategy: Strategy
+  /** The PushSecret's updatePolicy; unset: Replace, which every ESO version implements. */
+  readonly pushUpdatePolicy?: PushUpdatePolicy
 }
 
 export function managedLabels(sharedSecret: string): Record<string, string> {
@@ -72,6 +74,8 @@ export function storageObjects(sharedSecret: string, shape: PasswordShape, s: Es
       // "0": push once, and again only if this object changes; secretwire never updates it, since every push
       // of a generator writes a new password (the admission policy on stored Secrets refuses that write too).
       refreshInterval: '0',
+      // Written out even when it is ESO's default, so what a PushSecret does never depends on the CRD's defaulting.
+      updatePolicy: s.pushUpdatePolicy ?? 'Replace',
       secretStoreRefs: [{ name: s.clusterSecretStore, kind: 'ClusterSecretStore' }],
       selector: { generatorRef: generatorRef(sharedSecret) },
       data: [{ match: { secretKey: passwordKey, remoteRef: { remoteKey: name, property: passwordKey } } }],

@@ -80,7 +80,8 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   serving = true
   logger.info({
     // The port bound, read back from the socket: what a client (or a test) connects to.
-    port: (app.server.address() as AddressInfo).port, strategy: config.strategy, inject: config.inject,
+    port: (app.server.address() as AddressInfo).port, strategy: config.strategy,
+    ...(config.strategy === 'push' ? { pushUpdatePolicy: config.pushUpdatePolicy } : {}), inject: config.inject,
     storageNamespace: config.storageNamespace, clusterSecretStore: config.clusterSecretStore,
     policy: config.policyFile ?? 'none: every namespace may use every NAME',
   }, 'serving admissions')

@@ -190,6 +190,7 @@ t.test('strategy push: generator and PushSecret in storage, ExternalSecret in th
   t.same(p.ensure[0]!.spec, { length: 42, digits: 5, symbols: 5, symbolCharacters: '-_$@', noUpper: false, allowRepeat: true })
   t.same(p.ensure[1]!.spec, {
     refreshInterval: '0',
+    updatePolicy: 'Replace',
     secretStoreRefs: [{ name: 'eso-cluster-secret-store', kind: 'ClusterSecretStore' }],
     selector: { generatorRef: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', name: 'secretwire-grafana-db' } },
     data: [{ match: { secretKey: 'password', remoteRef: { remoteKey: 'secretwire-grafana-db', property: 'password' } } }],
@@ -200,6 +201,15 @@ t.test('strategy push: generator and PushSecret in storage, ExternalSecret in th
     target: { name: 'secretwire-grafana-db', creationPolicy: 'Owner' },
     data: [{ secretKey: 'password', remoteRef: { key: 'secretwire-grafana-db', property: 'password' } }],
   })
+})
+
+t.test('strategy push with SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists: the PushSecret says so, nothing else changes', async (t) => {
+  const review = request(pod({ annotations: annotated('grafana-db') }), { namespace: 'grafana' })
+  const replace = wired(plan(review, settings({ SECRETWIRE_STRATEGY: 'push' })))
+  const ifNotExists = wired(plan(review, settings({ SECRETWIRE_STRATEGY: 'push', SECRETWIRE_PUSH_UPDATE_POLICY: 'IfNotExists' })))
+  t.equal(ifNotExists.ensure[1]!.spec.updatePolicy, 'IfNotExists')
+  t.same(ifNotExists.ensure.map((o) => ({ ...o, spec: { ...o.spec, updatePolicy: undefined } })), replace.ensure.map((o) => ({ ...o, spec: { ...o.spec, updatePolicy: undefined } })))
+  t.same(ifNotExists.patch, replace.patch)
 })
 
 t.test('strategy generate (the default): an immutable, orphaned, created-once ExternalSecret stores the password', async (t) => {

@@ -165,3 +165,25 @@ t.test('a namespace denied by policy gets no ExternalSecret and no Secret', asyn
   t.equal(await esCount(kc, denied), 0, 'no ExternalSecret in the denied namespace')
   await t.rejects(core.readNamespacedSecret({ namespace: denied, name: 'secretwire-guarded' }), { code: 404 }, 'and no Secret')
 })
+
+// README "Strategies and ESO versions": SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists needs ESO >= 2.1. On the ESO the
+// suite runs (v0.16.2) its Kubernetes provider cannot tell whether a secret exists, so ESO pushes nothing and says
+// why on the PushSecret: the setting reaches ESO as written, and an ESO too old for it fails loudly, never by
+// overwriting.
+t.test('push with SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists on an ESO older than 2.1: nothing is pushed, and the PushSecret says why', async (t) => {
+  const ns = await namespace('ifnotexists')
+  await secretwire(t, [ns], { SECRETWIRE_STRATEGY: 'push', SECRETWIRE_PUSH_UPDATE_POLICY: 'IfNotExists' })
+  await apps.createNamespacedDeployment({ namespace: ns, body: workload('Deployment', { annotations: annotated('never-pushed') }) })
+  const co = kc.makeApiClient(CustomObjectsApi)
+  type Condition = { type: string, status: string, message?: string }
+  let ready: Condition | undefined
+  await until(async () => {
+    const push = await co.getNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1alpha1', plural: 'pushsecrets', namespace: storage, name: 'secretwire-never-pushed' }) as { spec: { updatePolicy?: string }, status?: { conditions?: Condition[] } }
+    t.equal(push.spec.updatePolicy, 'IfNotExists')
+    ready = push.status?.conditions?.find((c) => c.type === 'Ready')
+    return ready !== undefined
+  }, 'ESO reports on the PushSecret')
+  t.equal(ready?.status, 'False', 'not synced')
+  t.match(ready?.message, /could not verify if secret exists in store: not implemented/, 'ESO names the reason')
+  await t.rejects(core.readNamespacedSecret({ namespace: storage, name: 'secretwire-never-pushed' }), { code: 404 }, 'no password was stored')
+})

@@ -122,13 +122,15 @@ export interface ControlPlaneOptions {
   readonly sidecars?: readonly Sidecar[]
   readonly kubernetes?: KubernetesMinor
   readonly node?: NodeOptions
+  /** Whose CRDs to install: an ESO module version (default: the one tools/eso builds). */
+  readonly esoCrds?: string
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const kubernetes = opts.kubernetes ?? selectedKubernetes()
   // Sequential: two `go build`s at once would only share the same two cores.
   const binDir = await buildControlPlane()
-  const [kubeDir, crds] = await Promise.all([buildKubernetes(kubernetes), crdFiles()])
+  const [kubeDir, crds] = await Promise.all([buildKubernetes(kubernetes), crdFiles(opts.esoCrds)])
   const node = opts.node
   const args = [
     ...(kubeDir === binDir ? [] : ['--kube-bin-dir', kubeDir]),

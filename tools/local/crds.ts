@@ -23,13 +23,22 @@ export async function esoVersion(): Promise<string> {
   return version
 }
 
-/** Downloads the modules (once; Go caches them) and returns the absolute paths of the CRD files. */
-export async function crdFiles(): Promise<string[]> {
-  const [eso, certManager] = await Promise.all([
-    esoVersion().then((v) => goModuleDir(ESO_MODULE, v)),
+/**
+ * The newest ESO whose root module the proxy serves whole (its controller cannot be built here: the sub-modules it
+ * replaces into itself are refused), so only its CRDs are installed, to check secretwire's objects against them.
+ */
+export const ESO_NEWEST_CRDS_VERSION = 'v1.3.2'
+
+/**
+ * Downloads the modules (once; Go caches them) and returns the absolute paths of the CRD files: ESO's at `eso`
+ * (default: the version tools/eso builds).
+ */
+export async function crdFiles(eso?: string): Promise<string[]> {
+  const [esoModule, certManager] = await Promise.all([
+    (eso === undefined ? esoVersion() : Promise.resolve(eso)).then((v) => goModuleDir(ESO_MODULE, v)),
     goModuleDir(CERT_MANAGER_MODULE, CERT_MANAGER_VERSION),
   ])
-  const esoDir = join(eso, 'config', 'crds', 'bases')
+  const esoDir = join(esoModule, 'config', 'crds', 'bases')
   const esoFiles = (await readdir(esoDir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort()
   return [
     ...esoFiles.map((f) => join(esoDir, f)),
