@@ -92,7 +92,12 @@ const managedAndStore = ['secretwire-managed-objects', 'secretwire-store-access'
 
 t.test('a tenant cannot reach the store: no read, no push, whatever the route', async (t) => {
   const as = api(tenant)
-  await refused(t, as.create('ExternalSecret', 'team-a', externalSecret('read', readsStore())), 'secretwire-store-access', 'ExternalSecret naming the store')
+  const read = as.create('ExternalSecret', 'team-a', externalSecret('read', readsStore()))
+  await refused(t, read, 'secretwire-store-access', 'ExternalSecret naming the store')
+  const message = (JSON.parse(await read.then(() => '{}', (e: { body: string }) => e.body)) as { message?: string }).message
+  t.match(message, 'ClusterSecretStore eso-cluster-secret-store holds the passwords secretwire shares: only secretwire (system:serviceaccount:secretwire:secretwire) ' +
+    'may create or change objects that reference it, by name or by a label selector over ClusterSecretStores. To use a shared password, annotate the workload ' +
+    'with secretwire.io/shared-secret. (ValidatingAdmissionPolicy secretwire-store-access)', 'the denial names the store and says why')
   await refused(t, as.create('ExternalSecret', 'team-a', externalSecret('read-entry', {
     secretStoreRef: { kind: 'SecretStore', name: 'mine' }, target: { name: 'copy' },
     data: [{ secretKey: 'p', sourceRef: { storeRef }, remoteRef: { key: 'secretwire-db', property: 'password' } }],
@@ -138,6 +143,25 @@ t.test('only secretwire creates objects that reference the store or carry its la
   }, managed)), 'secretwire-managed-objects', 'a tenant\'s object labelled managed-by=secretwire')
   await refused(t, api(admin).create('ExternalSecret', 'team-b', externalSecret('admin-read', readsStore())), 'secretwire-store-access',
     'a cluster admin (system:masters) naming the store')
+  // The cluster-scoped variants are beyond a namespace editor's RBAC; an admin has the RBAC, and the policy refuses.
+  const co = admin.makeApiClient(CustomObjectsApi)
+  await refused(t, co.createClusterCustomObject({
+    group: 'external-secrets.io', version: 'v1', plural: 'clusterexternalsecrets',
+    body: { apiVersion: 'external-secrets.io/v1', kind: 'ClusterExternalSecret', metadata: { name: 'admin-everywhere' }, spec: { namespaceSelectors: [{ matchLabels: {} }], externalSecretSpec: readsStore() } },
+  }), 'secretwire-store-access', 'a cluster admin\'s ClusterExternalSecret reading the store in every namespace')
+  await refused(t, co.createClusterCustomObject({
+    group: 'external-secrets.io', version: 'v1alpha1', plural: 'clusterpushsecrets',
+    body: {
+      apiVersion: 'external-secrets.io/v1alpha1', kind: 'ClusterPushSecret', metadata: { name: 'admin-overwrite' },
+      spec: {
+        namespaceSelectors: [{ matchLabels: {} }],
+        pushSecretSpec: { refreshInterval: '0', secretStoreRefs: [storeRef], selector: { secret: { name: 'mine' } }, data: [{ match: { secretKey: 'password', remoteRef: { remoteKey: 'secretwire-db', property: 'password' } } }] },
+      },
+    },
+  }), 'secretwire-store-access', 'a cluster admin\'s ClusterPushSecret writing to the store from every namespace')
+  const clusterObjects = await Promise.all(['clusterexternalsecrets', 'clusterpushsecrets'].map((plural) =>
+    co.listClusterCustomObject({ group: 'external-secrets.io', version: plural === 'clusterpushsecrets' ? 'v1alpha1' : 'v1', plural }) as Promise<{ items: unknown[] }>))
+  t.same(clusterObjects.map((l) => l.items.length), [0, 0], 'neither was stored')
 })
 
 t.test('secretwire\'s objects: no edit, relabel, repoint or delete by a tenant or an admin', async (t) => {
@@ -289,6 +313,28 @@ t.test('the identities the policies name are the shipped ones', async (t) => {
   const rbacDoc = shipped.find((d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'secretwire') as unknown as
     { subjects: { name: string, namespace: string }[] } | undefined
   t.same(rbacDoc?.subjects.map((s) => `${s.namespace}/${s.name}`), ['secretwire/secretwire'], 'deploy/webhook binds its RBAC to that ServiceAccount')
+})
+
+t.test('the storage namespace\'s ResourceQuota (deploy/eso) counts secretwire\'s objects against its limits (1,000 of each kind, read back as 1k)', async (t) => {
+  await api(secretwire).create('Password', storage, {
+    apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', metadata: { name: 'secretwire-quota-probe', labels: { ...managed, 'secretwire.io/shared-secret': 'quota-probe' } },
+    spec: { length: 42, digits: 5, symbols: 5, symbolCharacters: '-_$@', noUpper: false, allowRepeat: true },
+  })
+  const key = 'count/passwords.generators.external-secrets.io'
+  const listed = async () => ((await admin.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ ...resources.Password, namespace: storage })) as { items: unknown[] }).items.length
+  const deadline = Date.now() + 60_000
+  let quota = await core.readNamespacedResourceQuota({ namespace: storage, name: 'secretwire-storage' })
+  // The quota controller recounts a moment after a change.
+  while (quota.status?.used?.[key] !== String(await listed()) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250))
+    quota = await core.readNamespacedResourceQuota({ namespace: storage, name: 'secretwire-storage' })
+  }
+  t.same(quota.spec?.hard, {
+    'count/passwords.generators.external-secrets.io': '1k', 'count/externalsecrets.external-secrets.io': '1k',
+    'count/pushsecrets.external-secrets.io': '1k', 'count/secrets': '1k',
+  }, 'the limits as shipped')
+  t.equal(quota.status?.used?.[key], String(await listed()), 'Passwords in use = Passwords in the namespace')
+  t.ok(Number(quota.status?.used?.[key]) >= 1, 'the probe is counted')
 })
 
 function mergeOptions() {

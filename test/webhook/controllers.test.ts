@@ -7,6 +7,7 @@ import {
   AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ReplicaSet,
 } from '@kubernetes/client-node'
 import t from 'tap'
+import { consumerExternalSecret } from '../../src/eso.ts'
 import { parsePolicy } from '../../src/policy.ts'
 import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
@@ -131,6 +132,37 @@ t.test('an update that changes no shared secret is never refused: policy tighten
   await t.rejects(apps.patchNamespacedDeployment({ namespace, name: 'web', body: { spec: { template: { metadata: { annotations: annotated('held-db, other') } } } } }, merge),
     { code: 403 }, 'an update that names another shared secret is refused')
   await t.rejects(core.createNamespacedPod({ namespace, body: pod({ name: 'new', annotations: annotated('held-db') }) }), { code: 403 }, 'a new Pod is refused')
+})
+
+t.test('an update that changes no shared secret is never refused: still allowed, but its ExternalSecret cannot be made again', async (t) => {
+  const kc = await kubeConfig()
+  const namespace = await freshNamespace(t, kc)
+  const sw = await startSecretwire(t, kc, { namespaces: [namespace] })
+  const apps = kc.makeApiClient(AppsV1Api)
+  const created = await apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name: 'web', annotations: annotated('quota-db') }) })
+  t.same(created.spec?.template.spec?.containers[0]?.env, wiredEnv('quota-db'), 'wired')
+
+  // The policy still allows the NAME; the namespace's ExternalSecret is gone and a quota refuses a new one. The
+  // ensure step itself fails here (the API server refuses the create), not the policy check.
+  const core = kc.makeApiClient(CoreV1Api)
+  await core.createNamespacedResourceQuota({ namespace, body: { metadata: { name: 'no-es' }, spec: { hard: { 'count/externalsecrets.external-secrets.io': '0' } } } })
+  await kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace, name: 'secretwire-quota-db' })
+  await until('the quota is in force', async () => kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace, dryRun: 'All',
+    // Another store's name: only the quota may refuse it (the guard policies reserve secretwire's store).
+    body: { ...consumerExternalSecret('probe', namespace, { ...sw.settings, clusterSecretStore: 'probe-store' }), metadata: { name: 'probe', namespace } },
+  }).then(() => false, (e: { code?: number }) => e.code === 403))
+
+  const scaled = await apps.patchNamespacedDeployment({ namespace, name: 'web', body: { spec: { replicas: 0 } } }, merge)
+  t.equal(scaled.spec?.replicas, 0, 'replicas: 0 admitted')
+  const relabelled = await apps.patchNamespacedDeployment({ namespace, name: 'web', body: { metadata: { labels: { incident: 'yes' } } } }, merge)
+  t.equal(relabelled.metadata?.labels?.incident, 'yes', 'a label admitted')
+  const last = sw.admissions.filter((a) => a.request.kind.kind === 'Deployment').at(-1)!.admission
+  t.match(last.response.warnings, [/^secretwire admitted this update because it does not change the shared secrets this object names, but: .*ExternalSecret .*secretwire-quota-db.*exceeded quota/])
+  t.equal(last.waived?.code, 403, 'the waived denial is the API server\'s refusal')
+
+  // A new Pod needs the ExternalSecret: refused, with the quota named.
+  await t.rejects(core.createNamespacedPod({ namespace, body: pod({ name: 'new', annotations: annotated('quota-db') }) }), { code: 403, body: /exceeded quota/ }, 'a new Pod is refused')
 })
 
 t.test('SECRETWIRE_INJECT=pods: an annotation on the workload alone is refused, saying where it belongs', async (t) => {
