@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import t from 'tap'
+import { parse as parseYaml } from 'yaml'
 import { untilSecretwireAnswers, untilWebhookAnswers } from '../../tools/local/webhook.ts'
 import { loopbackCert } from '../helpers/certs.ts'
 import { cli } from '../helpers/cli.ts'
@@ -46,6 +47,8 @@ const externalSecret = (namespace: string, name: string) => co.getNamespacedCust
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   await untilWebhookAnswers(probe, timeoutMs).catch(() => { throw new Error(`not within ${timeoutMs} ms: ${what}`) })
 }
+/** The replica holding the Lease (the one whose reconciler metrics count). */
+const leader = async () => (await Promise.all(replicas.filter((r) => r.child.exitCode === null).map(async (r) => [r, await metric(r, 'secretwire_reconciler_leading')] as const))).find(([, v]) => v === 1)?.[0]
 const deploy = (namespace: string, name: string, shared: string) =>
   apps.createNamespacedDeployment({ namespace, body: workload('Deployment', { name, annotations: annotated(shared) }) })
 
@@ -61,22 +64,38 @@ t.test('a deleted ExternalSecret comes back with no admission', async (t) => {
   await deploy('back', 'app', 'back-db')
   const original = await cluster.fingerprint('back', 'secretwire-back-db')
   const uid = await externalSecret('back', 'back-db')
+  const acting = (await leader())!
+  const recreated = () => metric(acting, 'secretwire_reconciled_objects_total{action="recreated"}')
+  const before = await recreated()
   await co.deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: 'back', name: 'secretwire-back-db' })
   await until('the reconciler recreates it', async () => { const now = await externalSecret('back', 'back-db'); return now !== undefined && now !== uid })
   t.pass('recreated without an admission')
+  t.equal(await recreated(), before + 1, 'secretwire_reconciled_objects_total{action="recreated"} counts it')
   await until('ESO copies the password again', async () => (await core.readNamespacedSecret({ namespace: 'back', name: 'secretwire-back-db' }).catch(() => undefined))?.data?.password !== undefined)
   t.equal(await cluster.fingerprint('back', 'secretwire-back-db'), original, 'the same password')
+  const events = kc.makeApiClient(EventsV1Api)
+  const synced = async () => (await events.listNamespacedEvent({ namespace: 'back' })).items
+    .filter((e) => e.reason === 'SharedSecretSynced').map((e) => `${e.type} ${e.regarding?.kind}/${e.regarding?.name}: ${e.note}`).sort()
+  await until('Events say the Secret is synced', async () => (await synced()).length >= 2)
+  t.same([...new Set(await synced())], [
+    'Normal Deployment/app: ESO has synced Secret secretwire-back-db: Pods naming shared secret back-db start with it',
+    'Normal ExternalSecret/secretwire-back-db: ESO has synced Secret secretwire-back-db: Pods naming shared secret back-db start with it',
+  ], 'on the workload and on the ExternalSecret')
 })
 
 t.test('the last consumer gone: its ExternalSecret and Secret go after the grace period, not before', async (t) => {
   await deploy('gone', 'app', 'gone-db')
   await cluster.fingerprint('gone', 'secretwire-gone-db')
+  const acting = (await leader())!
+  const collected = () => metric(acting, 'secretwire_reconciled_objects_total{action="collected"}')
+  const before = await collected()
   await apps.deleteNamespacedDeployment({ namespace: 'gone', name: 'app' })
   await until('its Pods are gone', async () => (await core.listNamespacedPod({ namespace: 'gone' })).items.length === 0)
   const goneAt = Date.now()
   t.ok(await externalSecret('gone', 'gone-db'), 'right after: still there')
   await until('collected', async () => (await externalSecret('gone', 'gone-db')) === undefined, 60_000)
   t.ok(Date.now() - goneAt >= (graceSeconds - 1) * 1000, `collected ${Date.now() - goneAt} ms after the last consumer went (grace ${graceSeconds} s)`)
+  t.equal(await collected(), before + 1, 'secretwire_reconciled_objects_total{action="collected"} counts it')
   await until('the garbage collector deletes its Secret', async () => (await core.readNamespacedSecret({ namespace: 'gone', name: 'secretwire-gone-db' }).then(() => false, (e: { code?: number }) => e.code === 404)))
   t.pass('its copy of the password is gone too')
   t.ok(await co.getNamespacedCustomObject({ group: 'generators.external-secrets.io', version: 'v1alpha1', plural: 'passwords', namespace: 'eso-secret-storage', name: 'secretwire-gone-db' }),
@@ -147,6 +166,13 @@ t.test('the store broken: Events on the workload and `secretwire status` say wha
   const table = status()
   t.match(table.stdout, /\nbroken-db [^\n]*\n\s+broken\s+Deployment\/app[^\n]*\sfailed: SecretSyncedError: /, 'the table says it too')
   t.match(table.stdout, /FAILING/)
+  const yaml = status('yaml')
+  t.equal(yaml.status, 1, '-o yaml: exit status 1 too')
+  const fromYaml = parseYaml(yaml.stdout) as typeof parsed
+  t.equal(fromYaml.failing, true)
+  t.equal(fromYaml.sharedSecrets.find((s) => s.name === 'broken-db')?.namespaces.find((n) => n.namespace === 'broken')?.externalSecret?.state, 'failed', '-o yaml says what -o json says')
+  await until('the leader counts the failed ExternalSecret', async () => (await metric((await leader())!, 'secretwire_consumer_externalsecrets{state="failed"}')) >= 1)
+  t.pass('secretwire_consumer_externalsecrets{state="failed"} >= 1')
   t.notOk(`${json.stdout}${table.stdout}`.includes(await cluster.password('back', 'secretwire-back-db')), 'no password in the output')
 })
 
