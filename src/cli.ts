@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// secretwire serve                      run the webhook (settings from the environment, see README)
+// secretwire serve                      run the webhook (settings from the environment, see docs/operations.md)
 // secretwire render -f FILE [-n NS]     print what admission would do to FILE (- for stdin), with no cluster
 // secretwire status [-o json|yaml]      every shared secret in the cluster (KUBECONFIG, your own rights)
 // secretwire delete NAME [--dry-run]    delete a shared secret's password for good (break-glass rights)

@@ -1,5 +1,5 @@
 // The user contract in one place: every annotation users write, every label secretwire writes, every setting,
-// each with its default and a one-line doc, the identities and limits the API server enforces. The README's tables
+// each with its default and a one-line doc, the identities and limits the API server enforces. The docs' tables
 // are held to this module by a test, and the webhook configuration and admission policies in deploy/webhook are
 // generated from it (src/manifests, `npm run generate`).
 
@@ -124,7 +124,7 @@ export const defaultPassword: PasswordShape = Object.freeze({
 
 interface SettingDoc {
   readonly env: string
-  /** The default as users read it in the README; '' when unset means "not set". */
+  /** The default as users read it in the docs; '' when unset means "not set". */
   readonly default: string
   readonly doc: string
 }
@@ -148,11 +148,11 @@ export const settings = {
   },
   strategy: {
     env: 'SECRETWIRE_STRATEGY', default: 'generate',
-    doc: '`generate`: an ExternalSecret generates the password once into an immutable stored Secret; `push`: a PushSecret pushes it into the store (needs write access for the store, see README).',
+    doc: '`generate`: an ExternalSecret generates the password once into an immutable stored Secret; `push`: a PushSecret pushes it into the store (needs write access for the store: deploy/components/push-strategy).',
   },
   pushUpdatePolicy: {
     env: 'SECRETWIRE_PUSH_UPDATE_POLICY', default: 'Replace',
-    doc: 'The push strategy\'s PushSecret `updatePolicy`. `IfNotExists`: ESO never overwrites a stored password (needs ESO >= 2.1; older ESO refuses to push, see README); `Replace`: what every ESO supports. Only with `SECRETWIRE_STRATEGY=push`.',
+    doc: 'The push strategy\'s PushSecret `updatePolicy`. `IfNotExists`: ESO never overwrites a stored password (needs ESO >= 2.1; older ESO refuses to push, see docs/operations.md); `Replace`: what every ESO supports. Only with `SECRETWIRE_STRATEGY=push`.',
   },
   inject: {
     env: 'SECRETWIRE_INJECT', default: 'templates',

@@ -72,7 +72,7 @@ t.test('ESO\'s CRDs not installed: denied with 404 naming what it could not read
   t.strictSame(Object.keys(response).sort(), ['allowed', 'status', 'uid'], 'no patch: nothing is wired half-way')
   t.equal(response.status?.code, 404)
   t.equal(response.status?.reason, 'NotFound')
-  // Named: the object it could not read, and why (README: "ESO's CRDs not installed").
+  // Named: the object it could not read, and why (docs/operations.md, "Answers": "ESO's CRDs not installed").
   const message = response.status?.message ?? ''
   t.ok(reads(storage, namespace).some((o) => message === `reading ${o}: the API server does not serve this kind (are the External Secrets Operator's CRDs installed?)`),
     `one of the reads, named, with the cause: ${message}`)

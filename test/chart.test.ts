@@ -6,12 +6,14 @@ import { spawnSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { repoRoot } from '../tools/local/paths.ts'
 import { buildHelm } from '../tools/local/helm.ts'
+import { kubectlPath } from '../tools/local/controlplane.ts'
+import { describeRuns, runDocBlock } from './helpers/docs.ts'
 import { ownControlPlane } from './helpers/cluster.ts'
 import { kubectl as kubectlFor } from './helpers/kubectl.ts'
 
@@ -25,11 +27,9 @@ const chart = join(repoRoot, 'deploy', 'chart')
 // Helm's caches and settings in a directory of this run, not the user's home.
 const home = mkdtempSync(join(tmpdir(), 'secretwire-helm-'))
 t.teardown(() => rmSync(home, { recursive: true, force: true }))
+const helmEnv = { HOME: home, KUBECONFIG: cp.info.kubeconfig, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') }
 function helm(args: readonly string[]): { status: number | null, stdout: string, stderr: string } {
-  const res = spawnSync(helmBin, [...args], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: home, KUBECONFIG: cp.info.kubeconfig, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') },
-  })
+  const res = spawnSync(helmBin, [...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...helmEnv } })
   return { status: res.status, stdout: res.stdout, stderr: res.stderr }
 }
 
@@ -55,10 +55,14 @@ function template(sets: readonly string[] = [], namespace = 'secretwire'): { sta
   return helm(['template', 'secretwire', chart, '-n', namespace, ...sets.flatMap((s) => ['--set', s])])
 }
 
+/** Where the docs' commands find helm and kubectl: the ones this run built. */
+const toolPath = async () => [dirname(helmBin), dirname(await kubectlPath())]
+
 // A copy of deploy/ with the certificate certs/generate.sh makes, and kustomizations combining the components.
 const work = mkdtempSync(join(tmpdir(), 'secretwire-chart-'))
 t.teardown(() => rmSync(work, { recursive: true, force: true }))
 cpSync(join(repoRoot, 'deploy'), join(work, 'deploy'), { recursive: true })
+cpSync(join(repoRoot, 'certs'), join(work, 'certs'), { recursive: true })
 const generated = spawnSync('bash', [join(repoRoot, 'certs', 'generate.sh'), join(work, 'deploy', 'plain', 'generated')], { encoding: 'utf8' })
 if (generated.status !== 0) throw new Error(`certs/generate.sh: ${generated.stderr}`)
 function overlay(name: string, resources: readonly string[], components: readonly string[] = []): string {
@@ -134,8 +138,10 @@ t.test('a mistake in values fails with a message naming it, and installs nothing
 })
 
 t.test('install, upgrade and uninstall on the cluster; uninstall keeps only the stored passwords', async (t) => {
-  const installed = helm(['install', 'secretwire', chart, '-n', 'secretwire', '--create-namespace', '--set', 'eso.createStore=true'])
-  t.equal(installed.status, 0, `install: ${installed.stderr}`)
+  // The README's commands, word for word, in the user's copy of the repository.
+  const installed = await runDocBlock('install-helm', { cwd: work, path: await toolPath(), env: helmEnv })
+  t.ok(installed.length > 0 && installed.every((r) => r.status === 0), `install:\n${describeRuns(installed)}`)
+  t.equal((await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'secretwire' })).metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted', 'the namespace enforces restricted')
   const manifest = objects(helm(['get', 'manifest', 'secretwire', '-n', 'secretwire']).stdout)
   const exists = (o: K8sObject) => kubectl(['get', o.kind, o.metadata.name, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []), '-o', 'name']).status === 0
   t.strictSame(manifest.filter((o) => !exists(o)).map(id), [], `all ${manifest.length} objects exist`)
@@ -165,19 +171,15 @@ t.test('install, upgrade and uninstall on the cluster; uninstall keeps only the 
     'no cluster-wide secretwire object is left')
 })
 
-t.test('from the kustomize install: the README\'s adoption commands, then helm install takes the objects over in place', async (t) => {
-  const plain = join(work, 'deploy', 'plain')
-  const applied = kubectl(['apply', '-k', plain])
-  t.equal(applied.status, 0, `kubectl apply -k deploy/plain: ${applied.stderr}`)
+t.test('from the kustomize install: docs/operations.md\'s adoption commands, then helm install takes the objects over in place', async (t) => {
+  // The README's kustomize install, then the adoption commands of docs/operations.md, word for word, in the user's
+  // copy of the repository.
+  const path = await toolPath()
+  const kustomized = await runDocBlock('install-plain', { cwd: work, path, env: helmEnv })
+  t.ok(kustomized.length > 0 && kustomized.every((r) => r.status === 0), `the kustomize install:\n${describeRuns(kustomized)}`)
   const before = (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: 'secretwire', name: 'secretwire' })).metadata?.uid
-  // As the README says, word for word (with this run's copy of deploy/plain).
-  const manifest = kubectl(['kustomize', plain]).stdout
-  const annotated = kubectl(['annotate', '-f', '-', '--overwrite', 'meta.helm.sh/release-name=secretwire', 'meta.helm.sh/release-namespace=secretwire'], manifest)
-  t.equal(annotated.status, 0, `annotate: ${annotated.stderr}`)
-  const labelled = kubectl(['label', '-f', '-', '--overwrite', 'app.kubernetes.io/managed-by=Helm'], manifest)
-  t.equal(labelled.status, 0, `label: ${labelled.stderr}`)
-  const installed = helm(['install', 'secretwire', chart, '-n', 'secretwire', '--set', 'tls.mode=existingSecret', '--set-file', `tls.caBundle=${join(plain, 'generated', 'ca.crt')}`])
-  t.equal(installed.status, 0, `helm install over the kustomize objects: ${installed.stderr}`)
+  const adopted = await runDocBlock('helm-adopt', { cwd: work, path, env: helmEnv })
+  t.ok(adopted.length === 3 && adopted.every((r) => r.status === 0), `adoption and helm install over the kustomize objects:\n${describeRuns(adopted)}`)
   t.equal((await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: 'secretwire', name: 'secretwire' })).metadata?.uid, before, 'the same Deployment, not a new one')
   const removed = helm(['uninstall', 'secretwire', '-n', 'secretwire', '--wait'])
   t.equal(removed.status, 0, `uninstall: ${removed.stderr}`)

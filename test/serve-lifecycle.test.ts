@@ -34,7 +34,7 @@ async function start(t: Test, env: Record<string, string> = {}) {
   return { served }
 }
 
-t.test('README "TLS_CERT_FILE unset: a self-signed certificate in memory, with a warning": HTTPS on loopback, valid now, metric = its notAfter', async (t) => {
+t.test('docs/operations.md "TLS_CERT_FILE unset: a self-signed certificate in memory, with a warning": HTTPS on loopback, valid now, metric = its notAfter', async (t) => {
   const served = await serve(t, { KUBECONFIG: cp.info.kubeconfig }, undefined)
   t.ok(served.logs.some((l) => l.level === 40 && l.msg === 'TLS_CERT_FILE and TLS_KEY_FILE are not set: serving a self-signed certificate made in memory'), 'the warning')
   const cert = await served.peerCertificate()
@@ -52,7 +52,7 @@ t.test('README "TLS_CERT_FILE unset: a self-signed certificate in memory, with a
     'the expiry metric is its notAfter')
 })
 
-t.test('README "/readyz waits until every informer has listed": not ready while the API server is down, ready once the watches have listed', async (t) => {
+t.test('docs/operations.md "/readyz waits until every informer has listed": not ready while the API server is down, ready once the watches have listed', async (t) => {
   // The API server is down before secretwire starts, so no watch can list; secretwire listens all the same.
   await stopApiServer(t, cp)
   const served = await listening(t, { KUBECONFIG: cp.info.kubeconfig, SECRETWIRE_LEASE_NAMESPACE: 'none' }, undefined)
@@ -66,7 +66,7 @@ t.test('README "/readyz waits until every informer has listed": not ready while 
   t.pass('ready once the watches have listed')
 })
 
-t.test('README "SECRETWIRE_SHUTDOWN_DELAY_MS: on SIGTERM, how long /readyz fails before the server stops taking connections"', async (t) => {
+t.test('docs/operations.md "SECRETWIRE_SHUTDOWN_DELAY_MS: on SIGTERM, how long /readyz fails before the server stops taking connections"', async (t) => {
   const delayMs = 3000
   const { served } = await start(t, { SECRETWIRE_SHUTDOWN_DELAY_MS: String(delayMs) })
   const sentAt = Date.now()

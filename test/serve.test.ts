@@ -100,7 +100,7 @@ t.test('JSON logs with the admission\'s identity, metrics, and never a secret va
   t.equal((await served.metrics()).value('secretwire_admissions_total', { kind: 'other', operation: 'CREATE', outcome: 'allowed' }), 1, 'arbitrary kinds share one label value')
 })
 
-t.test('README "TLS_CERT_FILE ... reloaded when it changes (no restart)": new connections get the rotated certificate, and secretwire_tls_certificate_expiry_timestamp_seconds its notAfter', async (t) => {
+t.test('docs/operations.md "TLS_CERT_FILE ... reloaded when it changes (no restart)": new connections get the rotated certificate, and secretwire_tls_certificate_expiry_timestamp_seconds its notAfter', async (t) => {
   // Two certificates with different notAfter, so the metric's change is visible.
   const first = await certValidFor(1)
   const second = await certValidFor(2)

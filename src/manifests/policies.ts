@@ -1,7 +1,7 @@
 // The ValidatingAdmissionPolicies that keep secretwire's promise inside the API server, where they hold while
 // secretwire is down and against every identity, cluster admins included. Generated from the contract; each
 // policy's first variables name the store and storage namespace, so an install with other names patches one
-// expression (README, "Guard policies").
+// expression (docs/security.md, "Guard policies").
 //
 //   secretwire-wired            an annotated Pod is admitted only with its env vars wired
 //   secretwire-store-access     only secretwire may create or change ESO objects that reference the store

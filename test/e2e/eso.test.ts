@@ -85,7 +85,7 @@ for (const strategy of ['push', 'generate'] as const) {
     const deployment = await apps.readNamespacedDeployment({ namespace: grafana, name: 'grafana' })
     t.same(deployment.spec?.template.spec?.containers[0]?.env, [{ name: shared.toUpperCase().replace('-', '_'), valueFrom: { secretKeyRef: { name: `secretwire-${shared}`, key: 'password' } } }])
 
-    // README: secretwire never reads, logs or returns a secret value. Now that ESO has made the passwords, one more
+    // docs/operations.md ("Answers"): secretwire never reads, logs or returns a secret value. Now that ESO has made the passwords, one more
     // admission (answered straight to this test, the AdmissionReview as sent), then everything secretwire wrote:
     // every log line, every answer, its metrics and probes. Neither password may appear, raw or base64-encoded.
     const review = await sw.served.call('POST', '/mutate', {
@@ -166,7 +166,7 @@ t.test('a namespace denied by policy gets no ExternalSecret and no Secret', asyn
   await t.rejects(core.readNamespacedSecret({ namespace: denied, name: 'secretwire-guarded' }), { code: 404 }, 'and no Secret')
 })
 
-// README "Strategies and ESO versions": SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists needs ESO >= 2.1. On the ESO the
+// docs/operations.md, "Strategies and ESO versions": SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists needs ESO >= 2.1. On the ESO the
 // suite runs (v0.16.2) its Kubernetes provider cannot tell whether a secret exists, so ESO pushes nothing and says
 // why on the PushSecret: the setting reaches ESO as written, and an ESO too old for it fails loudly, never by
 // overwriting.

@@ -26,6 +26,9 @@ export const NODE_IP = '172.31.255.1'
 /** Where tests send the launcher's commands (inside the run's mount namespace: its own /run). */
 const CONTROL_SOCKET = '/run/secretwire-control.sock'
 const sysctls = ['kernel.panic', 'kernel.panic_on_oops', 'vm.overcommit_memory']
+/** The run's processes by name: whatever the node starts (in its PID namespace, so none may remain after it). */
+const runProcesses = new Set(['etcd', 'kube-apiserver', 'kube-controller', 'kube-scheduler', 'kubelet', 'kube-proxy', 'containerd',
+  'containerd-shim', 'containerd-shim-runc-v2', 'runc', 'pause', 'external-secrets', 'controlplane'])
 const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)
 const say = (line: string) => process.stderr.write(`[secretwire] ${line}\n`)
@@ -50,6 +53,7 @@ async function outside(): Promise<never> {
   say(`built or reused everything in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   const before = Object.fromEntries(sysctls.map((k) => [k, readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim()]))
   removeKubepodsCgroups()
+  const host = hostState()
 
   const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', '--net', '--mount', '--propagation', 'private', '--',
     process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
@@ -67,7 +71,40 @@ async function outside(): Promise<never> {
   for (const k of changed) writeFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, before[k]!)
   if (changed.length > 0) say(`restored ${changed.map((k) => `${k}=${before[k]}`).join(', ')} (the kubelet had changed them)`)
   unlock()
+  // The run's promise: no process, mount, network namespace or cgroup of it outlives it. Checked, not assumed:
+  // anything left fails the run, naming it.
+  let left: string[] = []
+  await retry(() => (left = leftovers(host)).length === 0, 10_000)
+  if (left.length > 0) fail(`the run left behind:\n  ${left.join('\n  ')}`)
+  say('nothing left behind: no process, mount, network namespace or cgroup of the run')
   process.exit(status)
+}
+
+interface HostState { readonly mounts: ReadonlySet<string>, readonly netns: ReadonlySet<string>, readonly links: ReadonlySet<string>, readonly pids: ReadonlySet<string> }
+
+/** What of the machine a run could leave changed, as seen from outside its namespaces. */
+function hostState(): HostState {
+  const lines = (cmd: string[]) => new Set(spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim()).filter(Boolean))
+  const procs = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+    try { return [`${pid} ${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`] } catch { return [] }
+  })
+  return {
+    // Mount point and source of each mount (IDs are reused, so they are left out).
+    mounts: new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => { const f = l.split(' '); return `${f[4]} ${f.slice(f.indexOf('-') + 1).join(' ')}` })),
+    netns: lines(['ip', 'netns', 'list']),
+    links: new Set([...lines(['ip', '-o', 'link', 'show'])].map((l) => l.split(':')[1]!.trim().split('@')[0]!)),
+    pids: new Set(procs.filter((p) => runProcesses.has(p.split(' ')[1]!))),
+  }
+}
+
+function leftovers(before: HostState): string[] {
+  const now = hostState()
+  const added = (what: string, a: ReadonlySet<string>, b: ReadonlySet<string>) => [...b].filter((x) => !a.has(x)).map((x) => `${what}: ${x}`)
+  return [
+    ...added('process', before.pids, now.pids), ...added('mount', before.mounts, now.mounts),
+    ...added('network namespace', before.netns, now.netns), ...added('network interface', before.links, now.links),
+    ...(removeKubepodsCgroups() ? [] : ['cgroup: a kubepods hierarchy under /sys/fs/cgroup is still busy']),
+  ]
 }
 
 async function inside(): Promise<void> {
@@ -148,12 +185,14 @@ function lock(): () => void {
   return () => rmSync(dir, { recursive: true, force: true })
 }
 
-async function retry(attempt: () => boolean, timeoutMs: number): Promise<void> {
+/** Tries until `attempt` succeeds or the time is up; whether it succeeded. */
+async function retry(attempt: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (!attempt()) {
-    if (Date.now() > deadline) { say('some kubepods cgroups are still busy; left in place'); return }
+    if (Date.now() > deadline) return false
     await new Promise((r) => setTimeout(r, 200))
   }
+  return true
 }
 
 function sh(...args: string[]): void {
