@@ -12,8 +12,9 @@ function slug(heading: string): string {
   return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
 }
 
+/** The text with code blocks and inline code blanked out, lines kept where they were. */
 function withoutCode(text: string): string {
-  return text.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '')
+  return text.replace(/^```[\s\S]*?^```/gm, (block) => block.replace(/[^\n]/g, '')).replace(/`[^`\n]*`/g, (code) => ' '.repeat(code.length))
 }
 
 function anchors(file: string): Set<string> {
@@ -61,6 +62,15 @@ t.test('every code block says its language; every shell block is tagged for the 
   for (const b of shell) t.ok(b.id, `${b.file}:${b.line}: tagged <!-- test: ID --> on the line before`)
   const ids = shell.map((b) => b.id).filter((id) => id !== undefined)
   t.strictSame(ids, [...new Set(ids)], 'each tag once')
+  // The helper runs each line in a bash of its own, as independent commands: a block must not depend on a
+  // previous line's shell state, and only ``` fences at the start of a line are blocks.
+  for (const b of shell) {
+    for (const line of b.text.split('\n')) t.notOk(/^\s*(cd|export|source|\.)\s/.test(line), `${b.file}:${b.line}: "${line}" changes the shell, and would not carry over`)
+  }
+  for (const file of docFiles()) {
+    const other = readFileSync(join(repoRoot, file), 'utf8').split('\n').findIndex((l) => /^\s*~~~|^\s+```/.test(l))
+    t.equal(other, -1, `${file}: no ~~~ or indented fences (line ${other + 1})`)
+  }
   t.ok(shell.length >= 5, `${shell.length} shell blocks`)
 })
 

@@ -67,15 +67,19 @@ t.test('a deleted ExternalSecret comes back with no admission', async (t) => {
   const acting = (await leader())!
   const recreated = () => metric(acting, 'secretwire_reconciled_objects_total{action="recreated"}')
   const before = await recreated()
+  const deletedAt = Date.now() // secretwire stamps its Events with this machine's clock too
   await co.deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: 'back', name: 'secretwire-back-db' })
   await until('the reconciler recreates it', async () => { const now = await externalSecret('back', 'back-db'); return now !== undefined && now !== uid })
   t.pass('recreated without an admission')
-  t.equal(await recreated(), before + 1, 'secretwire_reconciled_objects_total{action="recreated"} counts it')
+  // Counted once the create has returned, a moment after the object is visible.
+  await until('secretwire_reconciled_objects_total{action="recreated"} counts it', async () => (await recreated()) === before + 1)
+  t.pass('secretwire_reconciled_objects_total{action="recreated"} counts it')
   await until('ESO copies the password again', async () => (await core.readNamespacedSecret({ namespace: 'back', name: 'secretwire-back-db' }).catch(() => undefined))?.data?.password !== undefined)
   t.equal(await cluster.fingerprint('back', 'secretwire-back-db'), original, 'the same password')
   const events = kc.makeApiClient(EventsV1Api)
+  // Only Events about the recreated ExternalSecret's sync: after the deletion (the first sync told the same).
   const synced = async () => (await events.listNamespacedEvent({ namespace: 'back' })).items
-    .filter((e) => e.reason === 'SharedSecretSynced').map((e) => `${e.type} ${e.regarding?.kind}/${e.regarding?.name}: ${e.note}`).sort()
+    .filter((e) => e.reason === 'SharedSecretSynced' && e.eventTime !== undefined && new Date(e.eventTime as unknown as string | Date).getTime() >= deletedAt).map((e) => `${e.type} ${e.regarding?.kind}/${e.regarding?.name}: ${e.note}`).sort()
   await until('Events say the Secret is synced', async () => (await synced()).length >= 2)
   t.same([...new Set(await synced())], [
     'Normal Deployment/app: ESO has synced Secret secretwire-back-db: Pods naming shared secret back-db start with it',
@@ -95,7 +99,8 @@ t.test('the last consumer gone: its ExternalSecret and Secret go after the grace
   t.ok(await externalSecret('gone', 'gone-db'), 'right after: still there')
   await until('collected', async () => (await externalSecret('gone', 'gone-db')) === undefined, 60_000)
   t.ok(Date.now() - goneAt >= (graceSeconds - 1) * 1000, `collected ${Date.now() - goneAt} ms after the last consumer went (grace ${graceSeconds} s)`)
-  t.equal(await collected(), before + 1, 'secretwire_reconciled_objects_total{action="collected"} counts it')
+  await until('secretwire_reconciled_objects_total{action="collected"} counts it', async () => (await collected()) === before + 1)
+  t.pass('secretwire_reconciled_objects_total{action="collected"} counts it')
   await until('the garbage collector deletes its Secret', async () => (await core.readNamespacedSecret({ namespace: 'gone', name: 'secretwire-gone-db' }).then(() => false, (e: { code?: number }) => e.code === 404)))
   t.pass('its copy of the password is gone too')
   t.ok(await co.getNamespacedCustomObject({ group: 'generators.external-secrets.io', version: 'v1alpha1', plural: 'passwords', namespace: 'eso-secret-storage', name: 'secretwire-gone-db' }),
@@ -141,6 +146,8 @@ t.test('an admission refused after secretwire wired it leaves nothing behind onc
 t.test('the store broken: Events on the workload and `secretwire status` say what ESO says', async (t) => {
   const store = { group: 'external-secrets.io', version: 'v1', plural: 'clustersecretstores', name: 'eso-cluster-secret-store' }
   const before = await co.getClusterCustomObject(store) as { spec: { provider: { kubernetes: { server: { url: string } } } } }
+  const failedSeries = 'secretwire_consumer_externalsecrets{state="failed"}'
+  const failedBefore = await metric((await leader())!, failedSeries)
   await co.patchClusterCustomObject({ ...store, body: { spec: { provider: { kubernetes: { server: { url: 'https://127.0.0.1:1' } } } } } }, merge)
   t.teardown(() => co.patchClusterCustomObject({ ...store, body: { spec: { provider: { kubernetes: { server: { url: before.spec.provider.kubernetes.server.url } } } } } }, merge))
   await deploy('broken', 'app', 'broken-db')
@@ -171,8 +178,8 @@ t.test('the store broken: Events on the workload and `secretwire status` say wha
   const fromYaml = parseYaml(yaml.stdout) as typeof parsed
   t.equal(fromYaml.failing, true)
   t.equal(fromYaml.sharedSecrets.find((s) => s.name === 'broken-db')?.namespaces.find((n) => n.namespace === 'broken')?.externalSecret?.state, 'failed', '-o yaml says what -o json says')
-  await until('the leader counts the failed ExternalSecret', async () => (await metric((await leader())!, 'secretwire_consumer_externalsecrets{state="failed"}')) >= 1)
-  t.pass('secretwire_consumer_externalsecrets{state="failed"} >= 1')
+  await until('the leader counts the failed ExternalSecret', async () => (await metric((await leader())!, failedSeries)) === failedBefore + 1)
+  t.pass('secretwire_consumer_externalsecrets{state="failed"} counts broken-db\'s ExternalSecret')
   t.notOk(`${json.stdout}${table.stdout}`.includes(await cluster.password('back', 'secretwire-back-db')), 'no password in the output')
 })
 

@@ -151,7 +151,7 @@ t.test('an update that changes no shared secret is never refused: still allowed,
     group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace, dryRun: 'All',
     // Another store's name: only the quota may refuse it (the guard policies reserve secretwire's store).
     body: { ...consumerExternalSecret('probe', namespace, { ...sw.settings, clusterSecretStore: 'probe-store' }), metadata: { name: 'probe', namespace } },
-  }).then(() => false, (e: { code?: number }) => e.code === 403))
+  }).then(() => false, (e: { code?: number, body?: string }) => e.code === 403 && String(e.body).includes('exceeded quota')))
 
   const scaled = await apps.patchNamespacedDeployment({ namespace, name: 'web', body: { spec: { replicas: 0 } } }, merge)
   t.equal(scaled.spec?.replicas, 0, 'replicas: 0 admitted')

@@ -13,7 +13,7 @@
 // Needs root, and Debian's containerd, runc, containernetworking-plugins, busybox-static and gcc with libc6-dev.
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:http'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nodeImages } from '../node/images.ts'
 import { buildControlPlane, buildKubernetes, kubectlPath, startControlPlane, type ControlPlaneCommand } from './controlplane.ts'
@@ -26,9 +26,6 @@ export const NODE_IP = '172.31.255.1'
 /** Where tests send the launcher's commands (inside the run's mount namespace: its own /run). */
 const CONTROL_SOCKET = '/run/secretwire-control.sock'
 const sysctls = ['kernel.panic', 'kernel.panic_on_oops', 'vm.overcommit_memory']
-/** The run's processes by name: whatever the node starts (in its PID namespace, so none may remain after it). */
-const runProcesses = new Set(['etcd', 'kube-apiserver', 'kube-controller', 'kube-scheduler', 'kubelet', 'kube-proxy', 'containerd',
-  'containerd-shim', 'containerd-shim-runc-v2', 'runc', 'pause', 'external-secrets', 'controlplane'])
 const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)
 const say = (line: string) => process.stderr.write(`[secretwire] ${line}\n`)
@@ -52,58 +49,69 @@ async function outside(): Promise<never> {
   const images = await nodeImages(say)
   say(`built or reused everything in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   const before = Object.fromEntries(sysctls.map((k) => [k, readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim()]))
-  removeKubepodsCgroups()
-  const host = hostState()
+  const cgroupsCleanAtStart = removeKubepodsCgroups()
+  const mountsBefore = mounts()
 
   const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', '--net', '--mount', '--propagation', 'private', '--',
     process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, SECRETWIRE_NODE_INSIDE: '1', SECRETWIRE_NODE_IMAGES: JSON.stringify(images) },
   })
+  const exited = new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
   // unshare itself holds the new network and mount namespaces (it forks only for the PID namespace).
   say(`the run's namespaces: nsenter --target ${child.pid} --net --mount -- COMMAND (kubectl, curl) reaches inside`)
+  // Every process of the run lives in the PID namespace of unshare's child: known by it, none can hide afterwards.
+  const pidNamespace = await runPidNamespace(child.pid!)
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   process.on('SIGINT', forward).on('SIGTERM', forward)
-  const status = await new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
+  const status = await exited
   // The PID namespace is gone with its first process; what ran in it is being killed. Then what it left outside.
   await retry(() => removeKubepodsCgroups(), 10_000)
   const changed = sysctls.filter((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim() !== before[k])
   for (const k of changed) writeFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, before[k]!)
   if (changed.length > 0) say(`restored ${changed.map((k) => `${k}=${before[k]}`).join(', ')} (the kubelet had changed them)`)
-  unlock()
-  // The run's promise: no process, mount, network namespace or cgroup of it outlives it. Checked, not assumed:
-  // anything left fails the run, naming it.
+  // The run's promise: no process, mount or cgroup of it outlives it. Checked, not assumed: anything left fails
+  // the run, naming it. (Its network namespace and /run go with its last process and its mount namespace.)
   let left: string[] = []
-  await retry(() => (left = leftovers(host)).length === 0, 10_000)
+  await retry(() => (left = leftovers(pidNamespace, mountsBefore, cgroupsCleanAtStart)).length === 0, 10_000)
+  unlock()
   if (left.length > 0) fail(`the run left behind:\n  ${left.join('\n  ')}`)
-  say('nothing left behind: no process, mount, network namespace or cgroup of the run')
+  say('nothing left behind: no process, mount or cgroup of the run')
   process.exit(status)
 }
 
-interface HostState { readonly mounts: ReadonlySet<string>, readonly netns: ReadonlySet<string>, readonly links: ReadonlySet<string>, readonly pids: ReadonlySet<string> }
-
-/** What of the machine a run could leave changed, as seen from outside its namespaces. */
-function hostState(): HostState {
-  const lines = (cmd: string[]) => new Set(spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim()).filter(Boolean))
-  const procs = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
-    try { return [`${pid} ${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`] } catch { return [] }
-  })
-  return {
-    // Mount point and source of each mount (IDs are reused, so they are left out).
-    mounts: new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => { const f = l.split(' '); return `${f[4]} ${f.slice(f.indexOf('-') + 1).join(' ')}` })),
-    netns: lines(['ip', 'netns', 'list']),
-    links: new Set([...lines(['ip', '-o', 'link', 'show'])].map((l) => l.split(':')[1]!.trim().split('@')[0]!)),
-    pids: new Set(procs.filter((p) => runProcesses.has(p.split(' ')[1]!))),
+/** The PID namespace of unshare's child (`pid:[inode]`), read as soon as that child exists. */
+async function runPidNamespace(unsharePid: number): Promise<string> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      const [first] = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/)
+      if (first) return readlinkSync(`/proc/${first}/ns/pid`)
+    } catch { /* not forked yet */ }
+    if (Date.now() > deadline) fail('could not find the process unshare forked into the new PID namespace')
+    await new Promise((r) => setTimeout(r, 20))
   }
 }
 
-function leftovers(before: HostState): string[] {
-  const now = hostState()
-  const added = (what: string, a: ReadonlySet<string>, b: ReadonlySet<string>) => [...b].filter((x) => !a.has(x)).map((x) => `${what}: ${x}`)
+/** The machine's mounts, by mount point, type and source (options change without anything being left). */
+function mounts(): Set<string> {
+  return new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => {
+    const f = l.split(' ')
+    const after = f.indexOf('-')
+    return `${f[4]} ${f[after + 1]} ${f[after + 2]}`
+  }))
+}
+
+function leftovers(pidNamespace: string, mountsBefore: ReadonlySet<string>, cgroupsCleanAtStart: boolean): string[] {
+  const processes = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/pid`) === pidNamespace ? [`process ${pid} ${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`] : []
+    } catch { return [] } // gone meanwhile
+  })
   return [
-    ...added('process', before.pids, now.pids), ...added('mount', before.mounts, now.mounts),
-    ...added('network namespace', before.netns, now.netns), ...added('network interface', before.links, now.links),
-    ...(removeKubepodsCgroups() ? [] : ['cgroup: a kubepods hierarchy under /sys/fs/cgroup is still busy']),
+    ...processes,
+    ...[...mounts()].filter((m) => !mountsBefore.has(m)).map((m) => `mount ${m}`),
+    ...(!cgroupsCleanAtStart || removeKubepodsCgroups() ? [] : ['cgroup: a kubepods hierarchy under /sys/fs/cgroup is still busy']),
   ]
 }
 
