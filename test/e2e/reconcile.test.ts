@@ -67,7 +67,6 @@ t.test('a deleted ExternalSecret comes back with no admission', async (t) => {
   const acting = (await leader())!
   const recreated = () => metric(acting, 'secretwire_reconciled_objects_total{action="recreated"}')
   const before = await recreated()
-  const deletedAt = Date.now() // secretwire stamps its Events with this machine's clock too
   await co.deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: 'back', name: 'secretwire-back-db' })
   await until('the reconciler recreates it', async () => { const now = await externalSecret('back', 'back-db'); return now !== undefined && now !== uid })
   t.pass('recreated without an admission')
@@ -77,9 +76,10 @@ t.test('a deleted ExternalSecret comes back with no admission', async (t) => {
   await until('ESO copies the password again', async () => (await core.readNamespacedSecret({ namespace: 'back', name: 'secretwire-back-db' }).catch(() => undefined))?.data?.password !== undefined)
   t.equal(await cluster.fingerprint('back', 'secretwire-back-db'), original, 'the same password')
   const events = kc.makeApiClient(EventsV1Api)
-  // Only Events about the recreated ExternalSecret's sync: after the deletion (the first sync told the same).
+  // The reconciler tells each state once per NAME and namespace (a recreate that syncs before its next round is no
+  // new state): the Events of the first sync, on the workload and on the ExternalSecret.
   const synced = async () => (await events.listNamespacedEvent({ namespace: 'back' })).items
-    .filter((e) => e.reason === 'SharedSecretSynced' && e.eventTime !== undefined && new Date(e.eventTime as unknown as string | Date).getTime() >= deletedAt).map((e) => `${e.type} ${e.regarding?.kind}/${e.regarding?.name}: ${e.note}`).sort()
+    .filter((e) => e.reason === 'SharedSecretSynced').map((e) => `${e.type} ${e.regarding?.kind}/${e.regarding?.name}: ${e.note}`).sort()
   await until('Events say the Secret is synced', async () => (await synced()).length >= 2)
   t.same([...new Set(await synced())], [
     'Normal Deployment/app: ESO has synced Secret secretwire-back-db: Pods naming shared secret back-db start with it',
@@ -178,7 +178,7 @@ t.test('the store broken: Events on the workload and `secretwire status` say wha
   const fromYaml = parseYaml(yaml.stdout) as typeof parsed
   t.equal(fromYaml.failing, true)
   t.equal(fromYaml.sharedSecrets.find((s) => s.name === 'broken-db')?.namespaces.find((n) => n.namespace === 'broken')?.externalSecret?.state, 'failed', '-o yaml says what -o json says')
-  await until('the leader counts the failed ExternalSecret', async () => (await metric((await leader())!, failedSeries)) === failedBefore + 1)
+  await until('the leader counts the failed ExternalSecret', async () => (await metric((await leader())!, failedSeries)) >= failedBefore + 1)
   t.pass('secretwire_consumer_externalsecrets{state="failed"} counts broken-db\'s ExternalSecret')
   t.notOk(`${json.stdout}${table.stdout}`.includes(await cluster.password('back', 'secretwire-back-db')), 'no password in the output')
 })
