@@ -7,6 +7,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { selfSigned } from '../src/tls.ts'
 import { startControlPlane, type ControlPlane } from '../tools/local/controlplane.ts'
+import { prepare } from '../tools/local/needs.ts'
 import { repoRoot } from '../tools/local/paths.ts'
 
 export interface Bench {
@@ -22,6 +23,7 @@ export interface Bench {
 export async function setUp(name: string): Promise<Bench> {
   const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, encoding: 'utf8' })
   if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`)
+  await prepare(['controlplane'])
   const cp = await startControlPlane()
   const dir = mkdtempSync(join(tmpdir(), `secretwire-${name}-`))
   const tls = await selfSigned(['127.0.0.1'])

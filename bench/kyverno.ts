@@ -18,8 +18,9 @@ import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } fr
 import { parse } from 'yaml'
 import { webhookConfiguration } from '../src/manifests/webhook.ts'
 import { kubectlPath } from '../tools/local/controlplane.ts'
-import { goModuleDir } from '../tools/local/crds.ts'
+import { goModuleDir } from '../tools/local/gomodules.ts'
 import { buildKyverno, KYVERNO_VERSION } from '../tools/local/kyverno.ts'
+import { prepare } from '../tools/local/needs.ts'
 import { freePort } from '../tools/local/net.ts'
 import { repoRoot } from '../tools/local/paths.ts'
 import { cpuSeconds, machine, memory, setUp } from './common.ts'
@@ -34,6 +35,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const log = (line: string) => process.stderr.write(`[bench:kyverno] ${line}\n`)
 
 log(`building dist/ and Kyverno ${KYVERNO_VERSION}; starting a local control plane (${cpus().length} cores)`)
+await prepare(['bench-kyverno'])
 const kyvernoBin = await buildKyverno()
 const { cp, dir, children, cleanup } = await setUp('bench-kyverno')
 const kc = cp.kubeConfig()
@@ -81,7 +83,7 @@ async function wires(arm: Arm): Promise<boolean> {
 }
 
 // ---- Kyverno: its CRDs from its module, its configuration, the process, the policy.
-const kyvernoModule = await goModuleDir('github.com/kyverno/kyverno', KYVERNO_VERSION)
+const kyvernoModule = await goModuleDir('kyverno')
 for (const sub of ['kyverno', 'policies.kyverno.io', 'policyreport', 'reports']) apply(join(kyvernoModule, 'config', 'crds', sub))
 const kyvernoPort = await freePort()
 const onlyNamespace = (arm: Arm) => ({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespaceOf(arm)] }] })

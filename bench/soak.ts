@@ -24,6 +24,7 @@ import { KubeObjectStore } from '../src/kube.ts'
 import { memoEntries } from '../src/memo.ts'
 import { createMetrics } from '../src/metrics.ts'
 import { startControlPlane } from '../tools/local/controlplane.ts'
+import { prepare } from '../tools/local/needs.ts'
 import { deployment, pod, review } from './reviews.ts'
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -34,6 +35,7 @@ const concurrency = Number(process.env.SOAK_CONCURRENCY ?? 16)
 const newNames = process.env.SOAK_NEW_NAMES !== '0'
 const log = (line: string) => process.stderr.write(`[bench:soak] ${line}\n`)
 
+await prepare(['controlplane'])
 const cp = await startControlPlane()
 const kc = cp.kubeConfig()
 const core = kc.makeApiClient(CoreV1Api)

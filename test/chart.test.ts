@@ -1,4 +1,4 @@
-// deploy/chart with Helm built from its Go module (tools/helm) and a real API server: it lints; a typo in values
+// deploy/chart with Helm built from its Go module (tools/controlplane/tools.go) and a real API server: it lints; a typo in values
 // fails the install with a message naming it and changes nothing; it renders exactly the objects of the kustomize
 // overlays it replaces; and it installs, upgrades and uninstalls, leaving behind only the storage namespace (the
 // stored passwords).

@@ -1,6 +1,6 @@
 // Every object secretwire makes, in every setting that changes its shape, is accepted as written by the CRDs of
 // each ESO version tested: the one whose controller the suite runs (tools/eso, on the run's control plane) and the
-// newest whose module the proxy serves whole (ESO_NEWEST_CRDS_VERSION, on a control plane of its own). Created
+// newest whose module the proxy serves whole (goModules.esoNewest, on a control plane of its own). Created
 // with fieldValidation=Strict, so a field a CRD does not know is an error here instead of being silently dropped.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import { join } from 'node:path'
@@ -9,7 +9,8 @@ import { loadConfig } from '../src/config.ts'
 import { defaultPassword } from '../src/contract.ts'
 import { consumerExternalSecret, resources, storageObjects, type ManagedObject } from '../src/eso.ts'
 import { startControlPlane } from '../tools/local/controlplane.ts'
-import { ESO_NEWEST_CRDS_VERSION, esoVersion } from '../tools/local/crds.ts'
+import { goModules } from '../tools/local/gomodules.ts'
+import { prepare } from '../tools/local/needs.ts'
 import { repoRoot } from '../tools/local/paths.ts'
 import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
 import { kubectl } from './helpers/kubectl.ts'
@@ -52,15 +53,16 @@ async function acceptsEverything(t: Test, kc: KubeConfig, version: string): Prom
     `ESO ${version}: an unknown field is refused under Strict`)
 }
 
-t.test(`ESO ${await esoVersion()} (the controller the suite runs): every object secretwire makes is accepted`, async (t) => {
-  await acceptsEverything(t, await kubeConfig(), await esoVersion())
+t.test(`ESO ${goModules.eso.version} (the controller the suite runs): every object secretwire makes is accepted`, async (t) => {
+  await acceptsEverything(t, await kubeConfig(), goModules.eso.version)
 })
 
-t.test(`ESO ${ESO_NEWEST_CRDS_VERSION} (the newest module served whole): every object secretwire makes, and deploy/eso, are accepted`, async (t) => {
-  const cp = await startControlPlane({ esoCrds: ESO_NEWEST_CRDS_VERSION })
+t.test(`ESO ${goModules.esoNewest.version} (the newest module served whole): every object secretwire makes, and deploy/eso, are accepted`, async (t) => {
+  await prepare(['tests'])
+  const cp = await startControlPlane({ esoCrds: 'esoNewest' })
   t.teardown(() => cp.stop())
   const kc = cp.kubeConfig()
-  await acceptsEverything(t, kc, ESO_NEWEST_CRDS_VERSION)
+  await acceptsEverything(t, kc, goModules.esoNewest.version)
 
   // The shipped store, as `kubectl apply -k deploy/eso` sends it, with kubectl's strict field validation.
   const k = await kubectl(cp.info.kubeconfig)

@@ -5,14 +5,58 @@
 // remains, and fails otherwise).
 // `npm ci`, the first half of the README's line, is what CI runs before any test (test/docs.test.ts checks .ci/run);
 // running it here would replace node_modules under this very test.
+// Before that, a demo killed outright (SIGKILL to the launcher alone, no chance to clean up) must leave nothing that
+// blocks the next: its processes go with it, and the next run (the one above) clears its lock and kernel settings.
 // Outside `npm test`'s control plane: the demo brings its own cluster and node (one node run at a time), so
 // package.json runs this file after the node tests (`npm run test:demo`).
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
 import { repoRoot } from '../../tools/local/paths.ts'
 import { docCommands } from '../helpers/docs.ts'
 
 t.setTimeout(20 * 60_000)
+
+/** Processes whose environment has `name=value`. */
+function withEnv(name: string, value: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${name}=${value}`) } catch { return false }
+  })
+}
+
+/** Processes in a PID namespace (`pid:[inode]`). */
+function inPidNamespace(ns: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try { return readlinkSync(`/proc/${pid}/ns/pid`) === ns } catch { return false }
+  })
+}
+
+let killedRun = false
+
+t.test('a demo killed outright (SIGKILL, no clean-up) takes its processes with it', async (t) => {
+  const child = spawn('npm', ['run', 'demo'], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  t.teardown(() => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ } })
+  // Once the node is Ready: the kubelet has changed the kernel settings, containers run, the lock is held.
+  const deadline = Date.now() + 600_000
+  while (!/node 172\.31\.255\.1 Ready/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250))
+  // The launcher: the parent of the unshare whose child runs the cluster (SECRETWIRE_NODE_INSIDE=1).
+  const ppid = (pid: number) => { const st = readFileSync(`/proc/${pid}/stat`, 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) }
+  const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  const inner = withEnv('SECRETWIRE_NODE_INSIDE', '1')
+  const unshare = [...new Set(inner.map(ppid))].filter((pid) => comm(pid) === 'unshare')
+  const outer = unshare.map(ppid)
+  if (!t.ok(inner.length > 0 && outer.length === 1, `the node is up (the run's processes found: ${inner.length}; its launcher ${outer.join(',')})${stderr.slice(-2000)}`)) return
+  const ns = readlinkSync(`/proc/${inner[0]}/ns/pid`)
+  const before = inPidNamespace(ns).length
+  process.kill(outer[0]!, 'SIGKILL')
+  killedRun = true
+  let left = before
+  const gone = Date.now() + 30_000
+  while ((left = inPidNamespace(ns).length) > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 250))
+  t.equal(left, 0, `all ${before} processes of the run (kubelet, containerd, containers, the API server...) are gone within 30 s`)
+})
 
 t.test('npm run demo: running containers with one password, status ok; Ctrl-C leaves nothing behind', async (t) => {
   const [line] = docCommands('two-commands')
@@ -37,6 +81,9 @@ t.test('npm run demo: running containers with one password, status ok; Ctrl-C le
   const tail = () => `\n--- stdout ---\n${stdout.slice(-3000)}\n--- stderr ---\n${stderr.slice(-3000)}`
   t.ok(running, `the demo says "running" (after ${((Date.now() - started) / 1000).toFixed(1)} s)${running ? '' : tail()}`)
   t.comment(`demo up in ${((Date.now() - started) / 1000).toFixed(1)} s (the Go builds cached; the images rebuilt when their inputs changed)`)
+  if (killedRun) {
+    t.match(stderr, /a previous node run ended without restoring the kernel settings: restoring them now/, 'it put back the kernel settings the killed run had left changed')
+  }
 
   t.match(stdout, /secretwire: both replicas Ready/, 'secretwire runs as two Pods from deploy/')
   t.match(stdout, /the same password in both: yes\n/, 'both running containers hold the same password (by its SHA-256)')

@@ -1,7 +1,7 @@
-// `secretwire …` run as a user runs it: a child process of src/cli.ts, its exit status and output.
+// `secretwire …` run as a user runs it: a child process of the built CLI (dist/cli.js), its exit status and output.
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
 import { repoRoot } from '../../tools/local/paths.ts'
+import { builtCli } from './built.ts'
 
 export interface CliResult {
   readonly status: number | null
@@ -12,7 +12,7 @@ export interface CliResult {
 /** `env` adds to (or, with undefined, removes from) the test's environment. */
 export function cli(args: readonly string[], opts: { input?: string, env?: Record<string, string | undefined> } = {}): CliResult {
   const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: '', ...opts.env }
-  const res = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), ...args], {
+  const res = spawnSync(process.execPath, [builtCli(), ...args], {
     // NODE_OPTIONS emptied: without tap's loaders and coverage hooks, which cost seconds per process.
     cwd: repoRoot, input: opts.input, encoding: 'utf8', env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
   })

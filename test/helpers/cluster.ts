@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import tap, { type Test } from 'tap'
 import { startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
+import { prepare } from '../../tools/local/needs.ts'
 
 
 let own: Promise<ControlPlane> | undefined
@@ -25,7 +26,8 @@ export async function kubeConfig(): Promise<KubeConfig> {
  */
 export function ownControlPlane(): Promise<ControlPlane> {
   if (own === undefined) {
-    own = startControlPlane()
+    // A test file run on its own fetches what a control plane needs first (under npm test, a check: all is there).
+    own = prepare(['controlplane']).then(() => startControlPlane())
     tap.teardown(async () => { await (await own!).stop() })
   }
   return own

@@ -6,6 +6,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
 import type { Test } from 'tap'
 import { kubectlPath, startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
 import { esoSidecar, startEso } from '../../tools/local/eso.ts'
+import { prepare } from '../../tools/local/needs.ts'
 import { installStore, untilStoreReady } from '../../tools/local/store.ts'
 
 export interface EsoCluster {
@@ -19,6 +20,7 @@ export interface EsoCluster {
 
 /** `storeWrites`: the store as deploy/components/push-strategy makes it, writable (the push strategy needs it). */
 export async function esoCluster(t: Test, opts: { storeWrites?: boolean } = {}): Promise<EsoCluster> {
+  await prepare(['tests'])
   const cp = await startControlPlane({ sidecars: [await esoSidecar()] })
   t.teardown(() => cp.stop())
   const kc = cp.kubeConfig()

@@ -7,6 +7,7 @@ import { connect } from 'node:tls'
 import { createInterface } from 'node:readline'
 import type { Test } from 'tap'
 import type { ControlPlane } from '../../tools/local/controlplane.ts'
+import { builtCli } from './built.ts'
 
 const repoRoot = join(import.meta.dirname, '..', '..')
 
@@ -64,7 +65,7 @@ export async function listening(t: Test, env: Record<string, string>, ca: string
 }
 
 async function spawnServe(t: Test, env: Record<string, string>, ca: string | undefined, asked: number): Promise<Served> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), 'serve'], {
+  const child = spawn(process.execPath, [builtCli(), 'serve'], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '', PORT: String(asked), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { KubeConfig } from '@kubernetes/client-node'
-import { crdFiles } from './crds.ts'
+import { crdFiles, type EsoCrds } from './crds.ts'
 import { buildGo } from './gobuild.ts'
+import type { Say } from './progress.ts'
 import { repoRoot } from './paths.ts'
 
 export { repoRoot }
@@ -24,6 +25,8 @@ export interface ControlPlaneInfo {
   /** Every other process it runs, by name: kube-controller-manager, kube-scheduler, each sidecar (0: not running). */
   readonly pids: Readonly<Record<string, number>>
   readonly readyMillis: number
+  /** How long each start-up step took (etcd, kube-apiserver, crds, kube-controller-manager, ...). */
+  readonly stepMillis: Readonly<Record<string, number>>
   /** Log file of each sidecar, by name. */
   readonly sidecarLogs?: Readonly<Record<string, string>>
 }
@@ -68,27 +71,27 @@ export function selectedKubernetes(env: NodeJS.ProcessEnv = process.env): Kubern
 }
 
 /** Builds (or reuses) the launcher, etcd, and the newest Kubernetes: API server, controller manager, scheduler, kubelet, kube-proxy, kubectl. */
-export async function buildControlPlane(): Promise<string> {
+export async function buildControlPlane(out?: Say): Promise<string> {
   return buildGo({
     name: 'controlplane',
     moduleDir,
     packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager',
       './cmd/kube-scheduler', './cmd/kubelet', './cmd/kube-proxy'],
     ldflags: await versionLdflags('go.mod'),
-  })
+  }, out)
 }
 
 /** The directory holding kube-apiserver, kube-controller-manager, kube-scheduler and kubectl of that version. */
-export async function buildKubernetes(minor: KubernetesMinor = selectedKubernetes()): Promise<string> {
+export async function buildKubernetes(minor: KubernetesMinor = selectedKubernetes(), out?: Say): Promise<string> {
   const modfile = kubernetesMinors[minor]
-  if (modfile === 'go.mod') return buildControlPlane()
+  if (modfile === 'go.mod') return buildControlPlane(out)
   return buildGo({
     name: `kubernetes-${minor}`,
     moduleDir,
     modfile,
     packages: ['./cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager', './cmd/kube-scheduler'],
     ldflags: await versionLdflags(modfile),
-  })
+  }, out)
 }
 
 /** The kubectl matching the selected Kubernetes (kubectl supports one minor of skew, not two). */
@@ -122,8 +125,8 @@ export interface ControlPlaneOptions {
   readonly sidecars?: readonly Sidecar[]
   readonly kubernetes?: KubernetesMinor
   readonly node?: NodeOptions
-  /** Whose CRDs to install: an ESO module version (default: the one tools/eso builds). */
-  readonly esoCrds?: string
+  /** Whose ESO CRDs to install (tools/local/gomodules.ts; default: those of the ESO tools/eso builds). */
+  readonly esoCrds?: EsoCrds
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {

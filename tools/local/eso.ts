@@ -9,6 +9,7 @@ import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/
 import type { ControlPlane, Sidecar } from './controlplane.ts'
 import { esoChartRbac } from './esochart.ts'
 import { buildGo } from './gobuild.ts'
+import type { Say } from './progress.ts'
 import { serviceAccountKubeConfig } from './identity.ts'
 import { repoRoot } from './paths.ts'
 
@@ -16,8 +17,8 @@ export const ESO_NAMESPACE = 'external-secrets'
 export const ESO_SERVICE_ACCOUNT = 'external-secrets'
 export const ESO_SIDECAR = 'external-secrets'
 
-export async function buildEso(): Promise<string> {
-  const dir = await buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'eso'), packages: ['./cmd/external-secrets'] })
+export async function buildEso(out?: Say): Promise<string> {
+  const dir = await buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'eso'), packages: ['./cmd/external-secrets'] }, out)
   return join(dir, 'external-secrets')
 }
 

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1PolicyRule } from '@kubernetes/client-node'
 import { parse } from 'yaml'
-import { ESO_MODULE, esoVersion, goModuleDir } from './crds.ts'
+import { goModuleDir } from './gomodules.ts'
 
 export interface EsoChartRbac {
   /** Rules of ClusterRole <release>-controller, bound to ESO's ServiceAccount. */
@@ -24,7 +24,7 @@ export interface EsoChartRbac {
 }
 
 export async function esoChartRbac(): Promise<EsoChartRbac> {
-  const chart = join(await goModuleDir(ESO_MODULE, await esoVersion()), 'deploy', 'charts', 'external-secrets')
+  const chart = join(await goModuleDir('eso'), 'deploy', 'charts', 'external-secrets')
   const source = join(chart, 'templates', 'rbac.yaml')
   const [template, valuesText] = await Promise.all([readFile(source, 'utf8'), readFile(join(chart, 'values.yaml'), 'utf8')])
   const values = parse(valuesText) as Record<string, unknown>

@@ -1,12 +1,17 @@
 // Builds Go commands of one of the project's tool modules into a cache outside git, keyed by a hash of every
 // input (go.mod, go.sum, *.go, Go version, flags), so a second run reuses the binaries and an edit rebuilds them.
+// A build is two logged steps, each reporting how far along it is: resolving (`go list -deps`, which downloads
+// the modules the packages need) and compiling (`go build -v`, one line per package compiled). Only
+// tools/local/needs.ts `prepare` calls a build for real: inside a run (SECRETWIRE_OFFLINE=1) a build that is not
+// in the cache is an error, never a download.
 import { createHash } from 'node:crypto'
-import { spawn, execFile } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
+import { duration, runLogged, say, startStep, type Say } from './progress.ts'
 
 const run = promisify(execFile)
 
@@ -29,42 +34,84 @@ export function cacheRoot(): string {
     join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'secretwire')
 }
 
+/** Set in the environment of everything a run starts once `prepare` is done: nothing may be fetched or built. */
+export function offline(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.SECRETWIRE_OFFLINE === '1'
+}
+
+/** Where a build's output goes: the binaries, once built. */
+async function binDirOf(build: GoBuild): Promise<string> {
+  return join(cacheRoot(), 'bin', `${build.name}-${await inputHash(build)}`)
+}
+
+/** The directory holding the built binaries, if a cached build matches the inputs. */
+export async function cachedGo(build: GoBuild): Promise<string | undefined> {
+  const binDir = await binDirOf(build)
+  return existsSync(join(binDir, '.complete')) ? binDir : undefined
+}
+
+/** Builds in flight in this process, by output folder: two callers asking for one build share it. */
+const building = new Map<string, Promise<string>>()
+
 /** Returns the directory holding the built binaries, building them first when no cached build matches. */
-export async function buildGo(build: GoBuild, log: (line: string) => void = defaultLog): Promise<string> {
-  const key = await inputHash(build)
-  const binDir = join(cacheRoot(), 'bin', `${build.name}-${key}`)
+export async function buildGo(build: GoBuild, out: Say = say): Promise<string> {
+  const binDir = await binDirOf(build)
   if (existsSync(join(binDir, '.complete'))) return binDir
+  let inFlight = building.get(binDir)
+  if (inFlight === undefined) {
+    building.set(binDir, inFlight = compile(build, binDir, out).finally(() => building.delete(binDir)))
+  }
+  return inFlight
+}
+
+async function compile(build: GoBuild, binDir: string, out: Say): Promise<string> {
+  if (offline()) {
+    throw new Error(`${build.name} is not built, and this run is offline (SECRETWIRE_OFFLINE=1): ` +
+      'declare it in tools/local/needs.ts so prepare builds it before the run starts')
+  }
 
   const tmp = `${binDir}.tmp-${process.pid}`
   await rm(tmp, { recursive: true, force: true })
   await mkdir(tmp, { recursive: true })
-  log(`building ${build.name} (${build.packages.join(' ')}) into ${binDir}; ` +
-    'the first build compiles Kubernetes-sized Go modules and takes many minutes')
+  const log = join(cacheRoot(), 'logs', `${build.name}.log`)
+  const env = { ...process.env, CGO_ENABLED: '0', ...build.env }
+  const modfile = build.modfile === undefined ? [] : [`-modfile=${build.modfile}`]
+  const args = ['build', '-v', '-trimpath', ...modfile, '-ldflags', `-s -w ${build.ldflags ?? ''}`.trim(), '-o', tmp + '/', ...build.packages]
+  const retry = 'npm run setup'
   const started = Date.now()
-  const args = ['build', '-trimpath', ...(build.modfile === undefined ? [] : [`-modfile=${build.modfile}`]),
-    '-ldflags', `-s -w ${build.ldflags ?? ''}`.trim(), '-o', tmp + '/', ...build.packages]
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('go', args, {
-      cwd: build.moduleDir,
-      env: { ...process.env, CGO_ENABLED: '0', ...build.env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    })
-    child.on('error', (err) => reject(new Error(`cannot run go (is Go installed and on PATH?): ${err.message}`)))
-    child.on('exit', (code, signal) => code === 0
-      ? resolve()
-      : reject(new Error(`go build of ${build.name} failed (${signal ?? `exit ${code}`})`)))
+
+  const step = startStep(`go build ${build.name}`, `${build.packages.length} command(s) from ${relative(process.cwd(), build.moduleDir) || '.'}` +
+    ' (a first build compiles Kubernetes-sized modules: minutes)', log, out)
+  // Resolving the packages downloads the modules they need (`go: downloading ...` on stderr) and counts them.
+  let downloaded = 0
+  let packages = 0
+  await runLogged({
+    command: 'go', args: ['list', ...modfile, '-deps', '-f', '{{.ImportPath}}', ...build.packages], cwd: build.moduleDir, env, log, retry,
+    onLine: (line) => {
+      if (line.startsWith('go: downloading ')) step.progress(`downloading modules: ${++downloaded} so far`)
+      else if (!line.includes(' ')) packages++
+    },
+  })
+  // `go build -v` names each package as it compiles it (cached ones are not named).
+  let compiled = 0
+  step.progress(`compiling: 0 of at most ${packages} packages`)
+  await runLogged({
+    command: 'go', args, cwd: build.moduleDir, env, log, retry,
+    onLine: (line) => {
+      if (!line.includes(' ') && !line.startsWith('#')) step.progress(`compiling: ${++compiled} of at most ${packages} packages`)
+    },
   })
   await writeFile(join(tmp, '.complete'), `${new Date().toISOString()} ${Date.now() - started} ms\n`)
   await rm(binDir, { recursive: true, force: true })
   await rename(tmp, binDir)
-  log(`built ${build.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  step.done(`${downloaded} modules downloaded, ${compiled} of ${packages} packages compiled, in ${duration(Date.now() - started)}`)
   await pruneOtherBuilds(build.name, binDir)
   return binDir
 }
 
 async function inputHash(build: GoBuild): Promise<string> {
   const hash = createHash('sha256')
-  const { stdout } = await run('go', ['env', 'GOVERSION', 'GOOS', 'GOARCH'], { cwd: build.moduleDir })
+  const { stdout } = await run('go', ['env', 'GOVERSION', 'GOOS', 'GOARCH'], { cwd: build.moduleDir, env: { ...process.env, GOTOOLCHAIN: 'local' } })
   hash.update(stdout)
   hash.update(JSON.stringify([build.packages, build.ldflags ?? '', build.modfile ?? '', build.env ?? {}]))
   for (const file of await sourceFiles(build.moduleDir)) {
@@ -81,17 +128,26 @@ async function sourceFiles(dir: string): Promise<string[]> {
     .sort()
 }
 
-/** Keeps the cache from growing with every edit: only the newest build of each tool stays. */
+/**
+ * Keeps the cache from growing with every edit: only the newest build of each tool stays. A killed build's
+ * temporary folder goes too, once its process is gone (its pid is in the name).
+ */
 async function pruneOtherBuilds(name: string, keep: string): Promise<void> {
   const dir = join(cacheRoot(), 'bin')
   for (const entry of await readdir(dir)) {
     const path = join(dir, entry)
-    if (entry.startsWith(`${name}-`) && path !== keep && !entry.includes('.tmp-')) {
-      await rm(path, { recursive: true, force: true })
-    }
+    if (!entry.startsWith(`${name}-`) || path === keep) continue
+    const pid = /\.tmp-(\d+)$/.exec(entry)?.[1]
+    if (pid !== undefined && alive(Number(pid))) continue
+    await rm(path, { recursive: true, force: true })
   }
 }
 
-function defaultLog(line: string): void {
-  process.stderr.write(`[secretwire] ${line}\n`)
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }

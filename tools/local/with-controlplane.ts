@@ -3,18 +3,19 @@
 // on the way out. Without a command it keeps the control plane up until Ctrl-C.
 import { spawn } from 'node:child_process'
 import { selectedKubernetes, startControlPlane } from './controlplane.ts'
-import { buildEso } from './eso.ts'
-import { buildHelm } from './helm.ts'
+import { offlineEnv, prepare } from './needs.ts'
 
 const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)
 
 const started = Date.now()
+const run = command.length > 0 ? 'tests' : 'controlplane'
 let controlPlane
 try {
-  // ESO's controller and Helm too, so no test file compiles them while others run (the end-to-end tests start
-  // ESO; test/chart.test.ts runs Helm).
-  ;[controlPlane] = await Promise.all([startControlPlane(), command.length > 0 ? buildEso() : undefined, command.length > 0 ? buildHelm() : undefined])
+  // Everything the tests use (ESO's controller, Helm, the modules whose files they read) is fetched and built
+  // here, first; the tests run offline.
+  await prepare([run])
+  controlPlane = await startControlPlane()
 } catch (err) {
   process.stderr.write(`[secretwire] ${(err as Error).message}\n`)
   process.exit(1)
@@ -30,7 +31,7 @@ if (command.length === 0) {
 } else {
   const child = spawn(command[0]!, command.slice(1), {
     stdio: 'inherit',
-    env: { ...process.env, SECRETWIRE_TEST_KUBECONFIG: info.kubeconfig },
+    env: { ...process.env, ...offlineEnv(run), SECRETWIRE_TEST_KUBECONFIG: info.kubeconfig },
   })
   const forward = (signal: NodeJS.Signals) => child.kill(signal)
   process.on('SIGINT', forward).on('SIGTERM', forward)

@@ -15,9 +15,10 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:http'
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { nodeImages } from '../node/images.ts'
-import { buildControlPlane, buildKubernetes, kubectlPath, startControlPlane, type ControlPlaneCommand } from './controlplane.ts'
-import { buildEso, esoSidecar, startEso } from './eso.ts'
+import type { NodeImages } from '../node/images.ts'
+import { kubectlPath, startControlPlane, type ControlPlaneCommand } from './controlplane.ts'
+import { esoSidecar, startEso } from './eso.ts'
+import { offlineEnv, prepare } from './needs.ts'
 import { cacheRoot } from './gobuild.ts'
 import { installStore, untilStoreReady } from './store.ts'
 
@@ -39,23 +40,26 @@ async function outside(): Promise<never> {
     .filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0).map(([tool, pkg]) => `${tool} (${pkg})`)
   if (!existsSync('/usr/lib/cni/bridge')) missing.push('/usr/lib/cni/bridge (containernetworking-plugins)')
   if (missing.length > 0) fail(`missing: ${missing.join(', ')}`)
+  // Everything that needs the network (the Go module proxy, the npm registry) happens here, outside; inside, the
+  // run is offline (needs.ts).
+  let images: NodeImages
+  try {
+    images = (await prepare(['node'])).images!
+  } catch (err) {
+    fail((err as Error).message)
+  }
   const unlock = lock()
-  // Everything that needs the network (the Go module proxy, the npm registry) happens here, outside.
-  const started = Date.now()
-  await buildControlPlane()
-  await buildKubernetes()
-  await kubectlPath()
-  await buildEso()
-  const images = await nodeImages(say)
-  say(`built or reused everything in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  const before = Object.fromEntries(sysctls.map((k) => [k, readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim()]))
+  const before = kernelSettingsBefore()
   const cgroupsCleanAtStart = removeKubepodsCgroups()
   const mountsBefore = mounts()
 
-  const child = spawn('unshare', ['--fork', '--pid', '--mount-proc', '--net', '--mount', '--propagation', 'private', '--',
+  // If this process is killed outright (SIGKILL: no chance to clean up), unshare is killed with it (setpriv's
+  // parent-death signal), and unshare's child with unshare (--kill-child): the PID namespace, and every process of
+  // the run, goes with them. What the run left outside, the next run clears (lock, kernel settings, cgroups).
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'unshare', '--kill-child', '--fork', '--pid', '--mount-proc', '--net', '--mount', '--propagation', 'private', '--',
     process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, SECRETWIRE_NODE_INSIDE: '1', SECRETWIRE_NODE_IMAGES: JSON.stringify(images) },
+    env: { ...process.env, ...offlineEnv('node'), SECRETWIRE_NODE_INSIDE: '1', SECRETWIRE_NODE_IMAGES: JSON.stringify(images) },
   })
   const exited = new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
   // unshare itself holds the new network and mount namespaces (it forks only for the PID namespace).
@@ -67,9 +71,7 @@ async function outside(): Promise<never> {
   const status = await exited
   // The PID namespace is gone with its first process; what ran in it is being killed. Then what it left outside.
   await retry(() => removeKubepodsCgroups(), 10_000)
-  const changed = sysctls.filter((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim() !== before[k])
-  for (const k of changed) writeFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, before[k]!)
-  if (changed.length > 0) say(`restored ${changed.map((k) => `${k}=${before[k]}`).join(', ')} (the kubelet had changed them)`)
+  restoreKernelSettings(before)
   // The run's promise: no process, mount or cgroup of it outlives it. Checked, not assumed: anything left fails
   // the run, naming it. (Its network namespace and /run go with its last process and its mount namespace.)
   let left: string[] = []
@@ -123,7 +125,7 @@ async function inside(): Promise<void> {
   sh('ip', 'addr', 'add', `${NODE_IP}/24`, 'dev', 'node0')
   sh('ip', 'link', 'set', 'node0', 'up')
   sh('ip', 'link', 'set', 'node1', 'up')
-  const images = JSON.parse(process.env.SECRETWIRE_NODE_IMAGES!) as Awaited<ReturnType<typeof nodeImages>>
+  const images = JSON.parse(process.env.SECRETWIRE_NODE_IMAGES!) as NodeImages
 
   let cp
   try {
@@ -177,19 +179,58 @@ function removeKubepodsCgroups(): boolean {
   return clean
 }
 
+/** Where the kernel settings as they were before a run are kept until it has put them back. */
+const kernelSettingsFile = () => join(cacheRoot(), 'node.kernel-settings.json')
+const sysctlPath = (k: string) => `/proc/sys/${k.replaceAll('.', '/')}`
+
+/**
+ * The kernel settings to put back after this run: as they are now, unless a run that was killed before it could
+ * restore them left its record (then those, restored now: what the machine had before any run).
+ */
+function kernelSettingsBefore(): Record<string, string> {
+  let before: Record<string, string> | undefined
+  try { before = JSON.parse(readFileSync(kernelSettingsFile(), 'utf8')) as Record<string, string> } catch { /* none left */ }
+  if (before !== undefined) {
+    say('a previous node run ended without restoring the kernel settings: restoring them now')
+    restoreKernelSettings(before)
+  }
+  before = Object.fromEntries(sysctls.map((k) => [k, readFileSync(sysctlPath(k), 'utf8').trim()]))
+  writeFileSync(kernelSettingsFile(), JSON.stringify(before))
+  return before
+}
+
+function restoreKernelSettings(before: Readonly<Record<string, string>>): void {
+  const changed = sysctls.filter((k) => before[k] !== undefined && readFileSync(sysctlPath(k), 'utf8').trim() !== before[k])
+  for (const k of changed) writeFileSync(sysctlPath(k), before[k]!)
+  if (changed.length > 0) say(`restored ${changed.map((k) => `${k}=${before[k]}`).join(', ')} (the kubelet had changed them)`)
+  rmSync(kernelSettingsFile(), { force: true })
+}
+
+/** A process by pid and start time (field 22 of /proc/PID/stat): a pid reused by another process is not it. */
+function processId(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`
+  } catch {
+    return undefined
+  }
+}
+
 function lock(): () => void {
   const dir = join(cacheRoot(), 'node.lock')
   mkdirSync(cacheRoot(), { recursive: true })
   try {
     mkdirSync(dir)
   } catch {
-    const holder = Number(readFileSync(join(dir, 'pid'), 'utf8'))
-    const alive = spawnSync('kill', ['-0', String(holder)]).status === 0
-    if (alive) fail(`another node run holds ${dir} (process ${holder}): one node run at a time (the kubelet's cgroups are machine-wide)`)
+    let holder = ''
+    try { holder = readFileSync(join(dir, 'pid'), 'utf8').trim() } catch { /* a run killed between mkdir and write */ }
+    if (holder !== '' && processId(Number(holder.split(' ')[0])) === holder) {
+      fail(`another node run holds ${dir} (process ${holder.split(' ')[0]}): one node run at a time (the kubelet's cgroups are machine-wide)`)
+    }
     rmSync(dir, { recursive: true, force: true })
     mkdirSync(dir)
   }
-  writeFileSync(join(dir, 'pid'), String(process.pid))
+  writeFileSync(join(dir, 'pid'), processId(process.pid)!)
   return () => rmSync(dir, { recursive: true, force: true })
 }
 

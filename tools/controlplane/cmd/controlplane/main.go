@@ -52,6 +52,8 @@ type ready struct {
 	// The other processes this control plane runs, by name (kube-controller-manager, kube-scheduler, sidecars).
 	PIDs        map[string]int `json:"pids"`
 	ReadyMillis int64          `json:"readyMillis"`
+	// How long each step took, in order (etcd, kube-apiserver, crds, ...): where a slow start went.
+	Steps map[string]int64 `json:"stepMillis"`
 }
 
 type options struct {
@@ -140,12 +142,21 @@ func run(o options) (err error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
+	steps := map[string]int64{}
+	last := time.Now()
+	step := func(name string) {
+		steps[name] = time.Since(last).Milliseconds()
+		last = time.Now()
+	}
+	step("pki")
 	if err = etcd.start(ctx); err != nil {
 		return err
 	}
+	step("etcd")
 	if err = api.start(ctx); err != nil {
 		return err
 	}
+	step("kube-apiserver")
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	cfg, err := writeKubeconfig(kubeconfig, api.url, pki)
 	if err != nil {
@@ -156,15 +167,19 @@ func run(o options) (err error) {
 	if err = installCRDs(ctx, cfg, o.crds); err != nil {
 		return fmt.Errorf("installing CRDs: %w", err)
 	}
+	step("crds")
 	if err = controllerManager.start(ctx); err != nil {
 		return err
 	}
+	step("kube-controller-manager")
 	if err = scheduler.start(ctx); err != nil {
 		return err
 	}
+	step("kube-scheduler")
 	if err = untilControllersAct(ctx, cfg); err != nil {
 		return fmt.Errorf("%w; end of %s:\n%s", err, controllerManager.logPath, tail(controllerManager.logPath))
 	}
+	step("controllers")
 	pids := map[string]int{controllerManager.name: controllerManager.pid(), scheduler.name: scheduler.pid()}
 	if o.node.ip != "" {
 		node, err := startNode(ctx, binDir, kubeBinDir, dir, api.url, cfg, pki, o.node)
@@ -177,6 +192,7 @@ func run(o options) (err error) {
 		for _, s := range node.servers() {
 			pids[s.name] = s.pid()
 		}
+		step("node")
 	}
 
 	sidecars := map[string]*server{}
@@ -194,6 +210,7 @@ func run(o options) (err error) {
 		if err = side.start(ctx); err != nil {
 			return err
 		}
+		step(side.name)
 	}
 
 	for name, side := range sidecars {
@@ -201,7 +218,7 @@ func run(o options) (err error) {
 	}
 	line, _ := json.Marshal(ready{
 		Kubeconfig: kubeconfig, SidecarLogs: logs, Server: api.url, CAFile: pki.caFile, Dir: dir,
-		APIServerPID: api.pid(), EtcdPID: etcd.pid(), PIDs: pids, ReadyMillis: time.Since(started).Milliseconds(),
+		APIServerPID: api.pid(), EtcdPID: etcd.pid(), PIDs: pids, ReadyMillis: time.Since(started).Milliseconds(), Steps: steps,
 	})
 	fmt.Println(string(line))
 
