@@ -3,15 +3,22 @@
 import { X509Certificate } from 'node:crypto'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { AdmissionRequest } from './admission/review.ts'
-import type { Admission } from './admit.ts'
 import { AdmissionError, KubernetesFailure, ObjectInTheWay } from './errors.ts'
-import { resources, type ObjectRef } from './eso.ts'
+import { resources, type ManagedKind, type ObjectRef } from './eso.ts'
 import type { ObjectStore } from './kube.ts'
 import { workloadKind } from './workload.ts'
 
+/** What the metrics read of one admission (the handler's outcome, admit.ts `Admission`). */
+export interface AdmissionRecord {
+  readonly response: { readonly allowed: boolean, readonly patch?: string }
+  readonly ensured?: { readonly created: readonly { readonly kind: ManagedKind }[] }
+  readonly error?: unknown
+  readonly waived?: AdmissionError
+}
+
 export interface Metrics {
   readonly registry: Registry
-  recordAdmission(request: AdmissionRequest, admission: Admission, seconds: number): void
+  recordAdmission(request: AdmissionRequest, admission: AdmissionRecord, seconds: number): void
   recordCertificate(certPem: string): void
   recordPolicyReload(ok: boolean): void
   /** Whether this replica holds the reconciler's Lease. */

@@ -3,7 +3,14 @@
 // plan.ts). Pods and the workload kinds are watched by that label only (metawatch.ts); this keeps, per object,
 // its namespace, kind, name and NAMEs, and nothing else.
 import { consumerAnnotation } from '../contract.ts'
-import type { ObjectMeta } from './metawatch.ts'
+
+/** What the index reads of an object's metadata, as a metadata-only watch delivers it. */
+export interface ConsumerMeta {
+  readonly name: string
+  readonly namespace: string
+  readonly uid: string
+  readonly annotations?: Readonly<Record<string, string>>
+}
 
 export interface Consumer {
   readonly kind: string
@@ -21,7 +28,7 @@ export class ConsumerIndex {
   private readonly objects = new Map<string, { consumer: Consumer, names: readonly string[] }>()
 
   /** An object listed, added, changed or deleted. */
-  apply(kind: string, meta: ObjectMeta, deleted: boolean): void {
+  apply(kind: string, meta: ConsumerMeta, deleted: boolean): void {
     const names = consumedNames(meta.annotations)
     if (deleted || names.length === 0) {
       this.objects.delete(meta.uid)

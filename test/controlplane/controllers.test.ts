@@ -2,7 +2,7 @@
 // and the scheduler looks at every Pod. (No node runs here: Pods are scheduled nowhere and say so.)
 import { AppsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node'
 import t from 'tap'
-import { kubernetesMinors, selectedKubernetes } from '../../tools/local/controlplane.ts'
+import { kubernetesMinors, selectedKubernetes } from '../../tools/local/builds.ts'
 import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { workload } from '../helpers/objects.ts'

@@ -3,7 +3,7 @@
 // kubectl (installStore), and the check that everything tools/local/needs.ts declares for the run is there. Run
 // by needs.test.ts in a network namespace of its own, where nothing can be downloaded.
 import { esoChartRbac } from '../../tools/local/esochart.ts'
-import { buildControlPlane, buildKubernetes, kubectlPath } from '../../tools/local/controlplane.ts'
+import { buildControlPlane, buildKubernetes, kubectlPath } from '../../tools/local/builds.ts'
 import { crdFiles } from '../../tools/local/crds.ts'
 import { esoSidecar } from '../../tools/local/eso.ts'
 import { prepare } from '../../tools/local/needs.ts'

@@ -3,17 +3,14 @@
 // The Go launcher owns the servers; this side owns the launcher through its stdin, so when this process ends,
 // however it ends, the launcher sees EOF and tears everything down.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { KubeConfig } from '@kubernetes/client-node'
 import { crdFiles, type EsoCrds } from './crds.ts'
-import { buildGo } from './gobuild.ts'
-import type { Say } from './progress.ts'
+import { buildControlPlane, buildKubernetes, selectedKubernetes, type KubernetesMinor } from './builds.ts'
 import { repoRoot } from './paths.ts'
 
 export { repoRoot }
-const moduleDir = join(repoRoot, 'tools', 'controlplane')
 
 export interface ControlPlaneInfo {
   readonly kubeconfig: string
@@ -52,64 +49,6 @@ export interface ControlPlane {
   kubeConfig(): KubeConfig
   command(command: ControlPlaneCommand): Promise<void>
   stop(): Promise<void>
-}
-
-/**
- * The Kubernetes versions the control plane runs: the newest the module proxy serves (tools/controlplane/go.mod)
- * and the oldest minor still supported upstream (go.1.35.mod: the same commands built against it with
- * `go build -modfile`). SECRETWIRE_KUBERNETES selects one for a test run or the demo; default the newest.
- */
-export const kubernetesMinors = { '1.37': 'go.mod', '1.35': 'go.1.35.mod' } as const
-export type KubernetesMinor = keyof typeof kubernetesMinors
-
-export function selectedKubernetes(env: NodeJS.ProcessEnv = process.env): KubernetesMinor {
-  const wanted = env.SECRETWIRE_KUBERNETES ?? '1.37'
-  if (!(wanted in kubernetesMinors)) {
-    throw new Error(`SECRETWIRE_KUBERNETES=${wanted}: must be one of ${Object.keys(kubernetesMinors).join(', ')}`)
-  }
-  return wanted as KubernetesMinor
-}
-
-/** Builds (or reuses) the launcher, etcd, and the newest Kubernetes: API server, controller manager, scheduler, kubelet, kube-proxy, kubectl. */
-export async function buildControlPlane(out?: Say): Promise<string> {
-  return buildGo({
-    name: 'controlplane',
-    moduleDir,
-    packages: ['./cmd/controlplane', './cmd/etcd', './cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager',
-      './cmd/kube-scheduler', './cmd/kubelet', './cmd/kube-proxy'],
-    ldflags: await versionLdflags('go.mod'),
-  }, out)
-}
-
-/** The directory holding kube-apiserver, kube-controller-manager, kube-scheduler and kubectl of that version. */
-export async function buildKubernetes(minor: KubernetesMinor = selectedKubernetes(), out?: Say): Promise<string> {
-  const modfile = kubernetesMinors[minor]
-  if (modfile === 'go.mod') return buildControlPlane(out)
-  return buildGo({
-    name: `kubernetes-${minor}`,
-    moduleDir,
-    modfile,
-    packages: ['./cmd/kube-apiserver', './cmd/kubectl', './cmd/kube-controller-manager', './cmd/kube-scheduler'],
-    ldflags: await versionLdflags(modfile),
-  }, out)
-}
-
-/** The kubectl matching the selected Kubernetes (kubectl supports one minor of skew, not two). */
-export async function kubectlPath(): Promise<string> {
-  return join(await buildKubernetes(), 'kubectl')
-}
-
-/** Without these the binaries report v0.0.0-master. */
-async function versionLdflags(modfile: string): Promise<string> {
-  const text = await readFile(join(moduleDir, modfile), 'utf8')
-  const k8s = /^\s*k8s\.io\/kubernetes v(\d+)\.(\d+)\.(\S+)/m.exec(text)
-  if (k8s === null) throw new Error(`tools/controlplane/${modfile} does not require k8s.io/kubernetes`)
-  const [, major, minor, patch] = k8s
-  return [
-    `-X k8s.io/component-base/version.gitVersion=v${major}.${minor}.${patch}`,
-    `-X k8s.io/component-base/version.gitMajor=${major}`,
-    `-X k8s.io/component-base/version.gitMinor=${minor}`,
-  ].join(' ')
 }
 
 /** A node for the control plane (tools/local/with-node.ts sets it up; the launcher refuses it anywhere else). */

@@ -13,7 +13,7 @@ import { managedBy } from '../../src/contract.ts'
 import { resources } from '../../src/eso.ts'
 import { images } from '../node/images.ts'
 import { installSecretwire, untilRolledOut } from '../node/install.ts'
-import { kubectlPath } from './controlplane.ts'
+import { kubectlPath } from './builds.ts'
 import { repoRoot } from './paths.ts'
 import { untilSecretwireAnswers } from './webhook.ts'
 

@@ -1,5 +1,4 @@
-// The External Secrets Operator's controller, built from its Go module (tools/eso) into the binary cache, and
-// run as a sidecar of the local control plane as a real install runs it: as its own ServiceAccount
+// The External Secrets Operator's controller (tools/local/builds.ts builds it from tools/eso), run as a sidecar of the local control plane as a real install runs it: as its own ServiceAccount
 // (external-secrets/external-secrets) with the ClusterRole of ESO's Helm chart, and with the chart's view/edit
 // roles aggregated into the built-in roles, so namespace editors hold exactly the ESO rights they hold in a
 // cluster where ESO was installed with its chart.
@@ -8,19 +7,13 @@ import { join } from 'node:path'
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node'
 import type { ControlPlane, Sidecar } from './controlplane.ts'
 import { esoChartRbac } from './esochart.ts'
-import { buildGo } from './gobuild.ts'
-import type { Say } from './progress.ts'
+import { buildEso } from './builds.ts'
 import { serviceAccountKubeConfig } from './identity.ts'
 import { repoRoot } from './paths.ts'
 
 export const ESO_NAMESPACE = 'external-secrets'
 export const ESO_SERVICE_ACCOUNT = 'external-secrets'
 export const ESO_SIDECAR = 'external-secrets'
-
-export async function buildEso(out?: Say): Promise<string> {
-  const dir = await buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'eso'), packages: ['./cmd/external-secrets'] }, out)
-  return join(dir, 'external-secrets')
-}
 
 /** ESO's kubeconfig, in the control plane's own directory (removed with it). */
 const kubeconfigFile = 'external-secrets.kubeconfig'

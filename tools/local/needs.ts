@@ -7,11 +7,8 @@
 //
 // `npm run setup [RUN...]` runs prepare alone (default: everything `npm test` and `npm run demo` need).
 import { pathToFileURL } from 'node:url'
-import { buildControlPlane, buildKubernetes, kubernetesMinors, selectedKubernetes, type KubernetesMinor } from './controlplane.ts'
-import { buildEso } from './eso.ts'
+import { buildControlPlane, buildEso, buildHelm, buildKubernetes, buildKyverno, type KubernetesMinor, kubernetesMinors, selectedKubernetes } from './builds.ts'
 import { downloadGoModule, goModuleDir, goModules, type GoModuleName } from './gomodules.ts'
-import { buildHelm } from './helm.ts'
-import { buildKyverno } from './kyverno.ts'
 import { offline } from './gobuild.ts'
 import { duration, say, startStep, type Say } from './progress.ts'
 import { nodeImages, type NodeImages } from '../node/images.ts'

@@ -2,7 +2,8 @@
 // with SECRETWIRE_TEST_KUBECONFIG pointing at it and exits with the command's status, stopping the control plane
 // on the way out. Without a command it keeps the control plane up until Ctrl-C.
 import { spawn } from 'node:child_process'
-import { selectedKubernetes, startControlPlane } from './controlplane.ts'
+import { startControlPlane } from './controlplane.ts'
+import { selectedKubernetes } from './builds.ts'
 import { offlineEnv, prepare } from './needs.ts'
 
 const separator = process.argv.indexOf('--')
