@@ -21,5 +21,5 @@ COPY --from=build /app/dist ./dist
 # The uid the Deployment runs as (deploy/webhook/deployment.yaml); no write access to the image.
 USER 65532:65532
 EXPOSE 8443
-ENTRYPOINT ["node", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["serve"]

@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { selfSigned } from '../src/tls.ts'
-import { startControlPlane, type ControlPlane } from '../tools/local/controlplane.ts'
-import { prepare } from '../tools/local/needs.ts'
-import { repoRoot } from '../tools/local/paths.ts'
+import { selfSigned } from '../src/server/tls.ts'
+import { startControlPlane, type ControlPlane } from '../tools/cluster/controlplane.ts'
+import { prepare } from '../tools/build/needs.ts'
+import { repoRoot } from '../tools/paths.ts'
 
 export interface Bench {
   readonly cp: ControlPlane

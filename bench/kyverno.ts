@@ -1,5 +1,5 @@
 // `npm run bench:kyverno`: secretwire side by side with what a platform team would run instead, Kyverno v1.19.1
-// (built from its Go module by tools/local/kyverno.ts) with bench/kyverno/policy.yaml, through one local
+// (built from its Go module by tools/build/builds.ts) with bench/kyverno/policy.yaml, through one local
 // kube-apiserver, on the same work: annotated Pods and Deployments created (and Deployments updated) through the
 // API server, as a client sees it.
 //
@@ -17,11 +17,11 @@ import { join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { parse } from 'yaml'
 import { webhookConfiguration } from '../src/manifests/webhook.ts'
-import { buildKyverno, kubectlPath, KYVERNO_VERSION } from '../tools/local/builds.ts'
-import { goModuleDir } from '../tools/local/gomodules.ts'
-import { prepare } from '../tools/local/needs.ts'
-import { freePort } from '../tools/local/net.ts'
-import { repoRoot } from '../tools/local/paths.ts'
+import { buildKyverno, kubectlPath, KYVERNO_VERSION } from '../tools/build/builds.ts'
+import { goModuleDir } from '../tools/build/gomodules.ts'
+import { prepare } from '../tools/build/needs.ts'
+import { freePort } from '../tools/cluster/net.ts'
+import { repoRoot } from '../tools/paths.ts'
 import { cpuSeconds, machine, memory, setUp } from './common.ts'
 import { deployment, pod } from './reviews.ts'
 
@@ -114,7 +114,7 @@ const kyvernoReadyMs = performance.now() - kyverno.startedAt
 // ---- secretwire: the production build, deploy/'s webhook configuration pointed at it and scoped to its arm.
 const swPort = await freePort()
 const swCert = readFileSync(join(dir, 'tls.crt'))
-const secretwire = start('secretwire', process.execPath, ['dist/cli.js', 'serve'], {
+const secretwire = start('secretwire', process.execPath, ['dist/cli/main.js', 'serve'], {
   KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), PORT: String(swPort),
 })
 const shipped = webhookConfiguration().object

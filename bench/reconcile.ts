@@ -3,10 +3,10 @@
 // of one plan over them. Run with --expose-gc (npm run bench does): heap is measured after full collections.
 // `npx tsx --expose-gc bench/reconcile.ts [namespaces]`.
 import { randomUUID } from 'node:crypto'
-import { consumerAnnotation } from '../src/contract.ts'
-import { ConsumerIndex } from '../src/reconcile/consumers.ts'
-import type { ObjectMeta } from '../src/reconcile/metawatch.ts'
-import { reconcilePlan, type ManagedExternalSecret } from '../src/reconcile/plan.ts'
+import { consumerAnnotation } from '../src/core/contract.ts'
+import { ConsumerIndex } from '../src/core/consumers.ts'
+import type { ObjectMeta } from '../src/kube/metawatch.ts'
+import { reconcilePlan, type ManagedExternalSecret } from '../src/core/reconcileplan.ts'
 import { settings } from '../test/helpers/objects.ts'
 
 const gc = (globalThis as { gc?: () => void }).gc

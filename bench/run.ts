@@ -12,8 +12,8 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { freePort } from '../tools/local/net.ts'
-import { repoRoot } from '../tools/local/paths.ts'
+import { freePort } from '../tools/cluster/net.ts'
+import { repoRoot } from '../tools/paths.ts'
 import { call, cpuSeconds, machine, memory, setUp } from './common.ts'
 import { paced, type PacedResult } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
@@ -68,7 +68,7 @@ async function load(port: number, body: unknown, opts: { amount?: number, durati
 }
 
 const swPort = await freePort()
-const secretwire = await start('secretwire', ['dist/cli.js', 'serve'], {
+const secretwire = await start('secretwire', ['dist/cli/main.js', 'serve'], {
   KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
 }, swPort, '/readyz')
 const basePort = await freePort() // asked for once secretwire holds its port, so the two cannot coincide

@@ -14,12 +14,12 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import pLimit from 'p-limit'
-import { defaultPassword } from '../src/contract.ts'
-import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
-import { KubeObjectStore } from '../src/kube.ts'
-import { deadline } from '../src/deadline.ts'
-import { freePort } from '../tools/local/net.ts'
-import { repoRoot } from '../tools/local/paths.ts'
+import { defaultPassword } from '../src/core/contract.ts'
+import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/core/esoobjects.ts'
+import { KubeObjectStore } from '../src/kube/client.ts'
+import { deadline } from '../src/util/deadline.ts'
+import { freePort } from '../tools/cluster/net.ts'
+import { repoRoot } from '../tools/paths.ts'
 import { call, cpuSeconds, machine, memory, setUp } from './common.ts'
 import { pod, review } from './reviews.ts'
 
@@ -91,7 +91,7 @@ async function measure(objects: number): Promise<Measured> {
   const port = await freePort()
   const out = openSync(join(dir, `secretwire-${made.namespaces}.log`), 'a')
   const started = performance.now()
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
     cwd: repoRoot, stdio: ['ignore', out, out],
     env: { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: kubeconfig, PORT: String(port), TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), SECRETWIRE_STORAGE_NAMESPACE: storage },
   })

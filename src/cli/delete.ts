@@ -8,9 +8,9 @@
 //     changes nothing; `--dry-run` stops there.
 // It runs with the caller's own kubeconfig and rights; secretwire's ServiceAccount cannot do this.
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
-import { resourceName } from './contract.ts'
-import { resources, type ManagedKind } from './eso.ts'
-import { apiStatus } from './kube.ts'
+import { resourceName } from '../core/contract.ts'
+import { resources, type ManagedKind } from '../core/esoobjects.ts'
+import { apiStatus } from '../kube/client.ts'
 import type { SharedSecretStatus, Status } from './status.ts'
 
 export interface Deletion {

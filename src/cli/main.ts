@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { parseAllDocuments, stringify } from 'yaml'
-import { loadConfig } from './config.ts'
-import { AdmissionError, ConfigError } from './errors.ts'
-import { sharedSecretNameProblem } from './names.ts'
+import { loadConfig } from '../config/settings.ts'
+import { AdmissionError, ConfigError } from '../core/errors.ts'
+import { sharedSecretNameProblem } from '../core/names.ts'
 import { render } from './render.ts'
 
 const usage = `usage: secretwire serve
@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv
   if (command === 'serve') {
     // Loaded only here: render must not pay for the HTTP server and Kubernetes client.
-    const { serve } = await import('./serve.ts')
+    const { serve } = await import('../server/serve.ts')
     await serve(process.env)
     return -1
   }
@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
       return 2
     }
     // Loaded only here: render must not pay for the Kubernetes client.
-    const [{ clusterStatus, statusTable }, { loadKubeConfig }] = await Promise.all([import('./status.ts'), import('./kube.ts')])
+    const [{ clusterStatus, statusTable }, { loadKubeConfig }] = await Promise.all([import('./status.ts'), import('../kube/client.ts')])
     const config = loadConfig(process.env)
     const status = await clusterStatus(loadKubeConfig(config.kubeconfig), config)
     process.stdout.write(values.output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : values.output === 'yaml' ? stringify(status) : statusTable(status))
@@ -76,7 +76,7 @@ async function deleteCommand(args: string[]): Promise<number> {
   }
   const problem = sharedSecretNameProblem(name)
   if (problem !== undefined) throw new ConfigError(`shared secret ${JSON.stringify(name)}: ${problem}`)
-  const [{ clusterStatus }, { DeletionRefused, deletionPlan, runDeletions }, { loadKubeConfig }] = await Promise.all([import('./status.ts'), import('./delete.ts'), import('./kube.ts')])
+  const [{ clusterStatus }, { DeletionRefused, deletionPlan, runDeletions }, { loadKubeConfig }] = await Promise.all([import('./status.ts'), import('./delete.ts'), import('../kube/client.ts')])
   const config = loadConfig(process.env)
   const kc = loadKubeConfig(config.kubeconfig)
   const plan = deletionPlan(name, await clusterStatus(kc, config), config.storageNamespace)

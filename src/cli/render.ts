@@ -2,10 +2,10 @@
 // planner on a CREATE of each document and applies the resulting patch, so the preview cannot drift from
 // the webhook.
 import jsonpatch from 'fast-json-patch'
-import type { AdmissionRequest } from './admission/review.ts'
-import { InvalidObject } from './errors.ts'
-import { describe, type ManagedObject } from './eso.ts'
-import { plan, type PlanSettings } from './plan.ts'
+import type { AdmissionRequest } from '../core/review.ts'
+import { InvalidObject } from '../core/errors.ts'
+import { describe, type ManagedObject } from '../core/esoobjects.ts'
+import { plan, type PlanSettings } from '../core/plan.ts'
 
 export interface Rendered {
   /** The input documents as admission would store them. */

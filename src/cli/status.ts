@@ -4,11 +4,11 @@
 // policy ConfigMap; never a Secret. A table, or -o json / -o yaml; `failing` (exit status 1) when ESO reports a
 // failure or a consumer has no ExternalSecret.
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
-import { consumerLabel, identities, managedBy, sharedSecretLabel } from './contract.ts'
-import { resources, type ManagedKind } from './eso.ts'
-import { openPolicy, parsePolicy, type Policy } from './policy.ts'
-import { consumedNames } from './reconcile/consumers.ts'
-import { syncStateOf, type SyncState } from './reconcile/plan.ts'
+import { consumerLabel, identities, managedBy, sharedSecretLabel } from '../core/contract.ts'
+import { resources, type ManagedKind } from '../core/esoobjects.ts'
+import { openPolicy, parsePolicy, type Policy } from '../core/policy.ts'
+import { consumedNames } from '../core/consumers.ts'
+import { syncStateOf, type SyncState } from '../core/reconcileplan.ts'
 
 export interface ObjectState {
   readonly kind: string

@@ -3,9 +3,9 @@
 // parses is logged and the policy in force stays: a typo never opens or closes anything.
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
-import { readPolicy } from './config.ts'
-import { watchFiles, type Watch } from './filewatch.ts'
-import type { PolicyHolder } from './policy.ts'
+import { readPolicy } from './settings.ts'
+import { watchFiles, type Watch } from '../util/filewatch.ts'
+import type { PolicyHolder } from '../core/policy.ts'
 
 export function watchPolicy(path: string, holder: PolicyHolder, log: Logger, onReload: (ok: boolean) => void, pollMs = 30_000): Watch {
   let last = readFileSync(path, 'utf8')

@@ -1,10 +1,10 @@
 // Settings, read once at start into one frozen object; nothing else reads process.env. Every setting, its
 // default and its doc are declared in contract.ts.
 import { readFileSync } from 'node:fs'
-import { admissionHeadroomMs, removedSettings, settings, webhookTimeoutSeconds, type InjectMode, type PushUpdatePolicy, type Strategy } from './contract.ts'
-import { ConfigError } from './errors.ts'
-import { isDnsLabel, isDnsSubdomain } from './names.ts'
-import { openPolicy, parsePolicy, PolicyHolder } from './policy.ts'
+import { admissionHeadroomMs, removedSettings, settings, webhookTimeoutSeconds, type InjectMode, type PushUpdatePolicy, type Strategy } from '../core/contract.ts'
+import { ConfigError } from '../core/errors.ts'
+import { isDnsLabel, isDnsSubdomain } from '../core/names.ts'
+import { openPolicy, parsePolicy, PolicyHolder } from '../core/policy.ts'
 
 export interface Config {
   readonly port: number

@@ -2,7 +2,7 @@
 // refused here, with the annotation and the offending value in the message.
 import { annotationKey, annotations, defaultEnvVar, limits } from './contract.ts'
 import { InvalidAnnotation } from './errors.ts'
-import { memo } from './memo.ts'
+import { memo } from '../util/memo.ts'
 import { isDnsLabel, isEnvVarName, sharedSecretNameProblem } from './names.ts'
 
 const secretKey = annotationKey(annotations.sharedSecret)

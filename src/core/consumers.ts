@@ -2,7 +2,7 @@
 // secretwire.io/consumer=true and the annotation secretwire.io/consumes: NAME,NAME (written at admission, see
 // plan.ts). Pods and the workload kinds are watched by that label only (metawatch.ts); this keeps, per object,
 // its namespace, kind, name and NAMEs, and nothing else.
-import { consumerAnnotation } from '../contract.ts'
+import { consumerAnnotation } from './contract.ts'
 
 /** What the index reads of an object's metadata, as a metadata-only watch delivers it. */
 export interface ConsumerMeta {

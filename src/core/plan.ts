@@ -1,12 +1,12 @@
 // The pure core: an admission request and the settings in, a decision out — the JSON patch for the object and
 // the ESO objects that must exist. No I/O: the webhook and `secretwire render` both run exactly this.
 import type { Operation } from 'fast-json-patch'
-import type { AdmissionRequest } from './admission/review.ts'
+import type { AdmissionRequest } from './review.ts'
 import { readWiring, type Wiring } from './annotations.ts'
 import { annotationKey, annotations, consumerAnnotation, consumerLabel, excludedNamespaces, type InjectMode } from './contract.ts'
 import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceExcluded, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
-import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './eso.ts'
-import { memo, type Memo } from './memo.ts'
+import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './esoobjects.ts'
+import { memo, type Memo } from '../util/memo.ts'
 import type { Policy } from './policy.ts'
 import { workloadKind, type WorkloadKind } from './workload.ts'
 

@@ -5,10 +5,10 @@
 //   - an ExternalSecret in N whose NAME has had no consumer in N for the grace period is deleted (with it, by
 //     ownership, its copy of the password); one whose consumer is back before then stays;
 //   - never the generator or the stored password: a database may still hold that password.
-import { resourceName } from '../contract.ts'
-import type { ManagedObject } from '../eso.ts'
-import { consumerExternalSecret, storageObjects } from '../eso.ts'
-import type { PlanSettings } from '../plan.ts'
+import { resourceName } from './contract.ts'
+import type { ManagedObject } from './esoobjects.ts'
+import { consumerExternalSecret, storageObjects } from './esoobjects.ts'
+import type { PlanSettings } from './plan.ts'
 import type { Consumer } from './consumers.ts'
 
 /** ESO's sync state of an ExternalSecret or PushSecret, from its Ready condition. */

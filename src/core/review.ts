@@ -3,7 +3,7 @@
 // constructors. Only what secretwire reads is required; everything else passes through unvalidated.
 import { Type, type Static } from '@sinclair/typebox'
 import type { Operation } from 'fast-json-patch'
-import type { DenialStatus } from '../errors.ts'
+import type { DenialStatus } from './errors.ts'
 
 const GroupVersionKind = Type.Object({
   group: Type.String(),

@@ -8,12 +8,12 @@
 // admissions create it exactly once.
 import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { withinDeadline, type Deadline } from './deadline.ts'
-import { apiTimedOut } from './errors.ts'
-import { managedBy } from './contract.ts'
-import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from './eso.ts'
-import type { ObjectStore, StoredObject } from './kube.ts'
-import type { WithConditions } from './reconcile/plan.ts'
+import { withinDeadline, type Deadline } from '../util/deadline.ts'
+import { apiTimedOut } from '../core/errors.ts'
+import { managedBy } from '../core/contract.ts'
+import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
+import type { ObjectStore, StoredObject } from './client.ts'
+import type { WithConditions } from '../core/reconcileplan.ts'
 
 export interface KnownObjects {
   /** The object as last seen by a watch or created here; undefined when not known to exist. */

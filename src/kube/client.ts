@@ -2,9 +2,9 @@
 // secretwire manages, each call bounded by the admission's deadline, and turns every failure into a typed
 // KubernetesFailure that says what was attempted and why it failed.
 import { ApiException, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node'
-import type { Deadline } from './deadline.ts'
-import { apiTimedOut, ConfigError, KubernetesFailure } from './errors.ts'
-import { describe, resources, type ManagedObject, type ObjectRef } from './eso.ts'
+import type { Deadline } from '../util/deadline.ts'
+import { apiTimedOut, ConfigError, KubernetesFailure } from '../core/errors.ts'
+import { describe, resources, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
 
 /** What ensure needs of a stored object: its labels, to tell secretwire's objects from anyone else's. */
 export interface StoredObject {

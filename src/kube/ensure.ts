@@ -2,11 +2,11 @@
 // right name that lack secretwire's labels are never adopted: the admission is refused, and since every object
 // is read before any is created, a refusal leaves nothing half-made.
 import pLimit from 'p-limit'
-import { limits } from './contract.ts'
-import type { Deadline } from './deadline.ts'
-import { ObjectInTheWay } from './errors.ts'
-import { describe, type ManagedObject } from './eso.ts'
-import type { ObjectStore, StoredObject } from './kube.ts'
+import { limits } from '../core/contract.ts'
+import type { Deadline } from '../util/deadline.ts'
+import { ObjectInTheWay } from '../core/errors.ts'
+import { describe, type ManagedObject } from '../core/esoobjects.ts'
+import type { ObjectStore, StoredObject } from './client.ts'
 
 export interface EnsureOutcome {
   /** Created by this admission (empty on dry run). */

@@ -7,7 +7,7 @@
 // projects with few users, so the algorithm is written here, small and tested against the real API server.)
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { abortable } from '../kube.ts'
+import { abortable } from './client.ts'
 
 export interface LeaderOptions {
   readonly namespace: string

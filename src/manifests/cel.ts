@@ -1,5 +1,5 @@
 // Small pieces of CEL that the generated admission policies share.
-import { identities, serviceAccountUser } from '../contract.ts'
+import { identities, serviceAccountUser } from '../core/contract.ts'
 
 /** A CEL string literal. */
 export function cel(value: string): string {

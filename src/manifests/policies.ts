@@ -16,8 +16,8 @@
 import type { V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node'
 import {
   annotationKey, annotations, excludedNamespaces, identities, managedBy, namePrefix, passwordKey, serviceAccountUser, settings,
-} from '../contract.ts'
-import { resources } from '../eso.ts'
+} from '../core/contract.ts'
+import { resources } from '../core/esoobjects.ts'
 import { byBreakGlass, bySecretwire, cel, namespaceTerminating, unchanged } from './cel.ts'
 import type { Manifest } from './yaml.ts'
 
@@ -72,7 +72,7 @@ function wired(): Policy[] {
   return policy(policyNames.wired,
     'Denies any annotated Pod whose selected containers lack the env vars secretwire wires, whether or not the\n' +
     'webhook ran: with the webhook\'s failurePolicy Ignore, this is what keeps an annotated Pod from running unwired.\n' +
-    'It reads the annotations as secretwire does (src/annotations.ts): entries NAME or NAME=ENV_VAR; ENV_VAR defaults\n' +
+    'It reads the annotations as secretwire does (src/core/annotations.ts): entries NAME or NAME=ENV_VAR; ENV_VAR defaults\n' +
     'to NAME upper-cased with - as _; the containers annotation selects containers and init containers.', {
       failurePolicy: 'Fail',
       matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },

@@ -2,8 +2,8 @@
 // (workload.ts), the namespaces it never wires, and a matchConditions expression on the annotation key, so the
 // API server sends secretwire only objects that carry it.
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node'
-import { annotationKey, annotations, excludedNamespaces, identities, webhookTimeoutSeconds } from '../contract.ts'
-import { workloadKinds } from '../workload.ts'
+import { annotationKey, annotations, excludedNamespaces, identities, webhookTimeoutSeconds } from '../core/contract.ts'
+import { workloadKinds } from '../core/workload.ts'
 import { cel } from './cel.ts'
 import type { Manifest } from './yaml.ts'
 

@@ -2,11 +2,11 @@
 // never from user input, so series cannot grow without bound.
 import { X509Certificate } from 'node:crypto'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { AdmissionRequest } from './admission/review.ts'
-import { AdmissionError, KubernetesFailure, ObjectInTheWay } from './errors.ts'
-import { resources, type ManagedKind, type ObjectRef } from './eso.ts'
-import type { ObjectStore } from './kube.ts'
-import { workloadKind } from './workload.ts'
+import type { AdmissionRequest } from '../core/review.ts'
+import { AdmissionError, KubernetesFailure, ObjectInTheWay } from '../core/errors.ts'
+import { resources, type ManagedKind, type ObjectRef } from '../core/esoobjects.ts'
+import type { ObjectStore } from '../kube/client.ts'
+import { workloadKind } from '../core/workload.ts'
 
 /** What the metrics read of one admission (the handler's outcome, admit.ts `Admission`). */
 export interface AdmissionRecord {

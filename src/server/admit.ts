@@ -1,12 +1,12 @@
 // The admission handler, free of HTTP: request → plan → ensure → response. Every error becomes a denial here
 // and nowhere else, so whatever goes wrong the API server gets an answer within the deadline.
-import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from './admission/review.ts'
-import { deadline } from './deadline.ts'
-import { ensureObjects, type EnsureOutcome } from './ensure.ts'
-import { AdmissionError, toStatus } from './errors.ts'
-import { describe } from './eso.ts'
-import type { ObjectStore } from './kube.ts'
-import { plan, wiringUnchanged, type Plan, type PlanSettings } from './plan.ts'
+import { allowed, denied, patched, type AdmissionRequest, type AdmissionResponse } from '../core/review.ts'
+import { deadline } from '../util/deadline.ts'
+import { ensureObjects, type EnsureOutcome } from '../kube/ensure.ts'
+import { AdmissionError, toStatus } from '../core/errors.ts'
+import { describe } from '../core/esoobjects.ts'
+import type { ObjectStore } from '../kube/client.ts'
+import { plan, wiringUnchanged, type Plan, type PlanSettings } from '../core/plan.ts'
 
 export interface AdmitDeps {
   readonly settings: PlanSettings & { readonly apiTimeoutMs: number }

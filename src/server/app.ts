@@ -3,11 +3,11 @@
 // `admit`, write the review back.
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { AdmissionReviewResponseSchema, AdmissionReviewSchema, denied, reviewResponse, type AdmissionReview } from './admission/review.ts'
-import type { AdmissionRequest } from './admission/review.ts'
+import { AdmissionReviewResponseSchema, AdmissionReviewSchema, denied, reviewResponse, type AdmissionReview } from '../core/review.ts'
+import type { AdmissionRequest } from '../core/review.ts'
 import type { Admission } from './admit.ts'
-import { AdmissionError, toStatus } from './errors.ts'
-import type { Metrics } from './metrics.ts'
+import { AdmissionError, toStatus } from '../core/errors.ts'
+import type { Metrics } from '../observe/metrics.ts'
 import { drainOnClose } from './drain.ts'
 
 /** object + oldObject of the largest object etcd stores (1.5 MiB each), with room for the envelope. */

@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises'
 import { createSecureContext } from 'node:tls'
 import type { Logger } from 'pino'
 import { generate } from 'selfsigned'
-import type { Config } from './config.ts'
-import { ConfigError } from './errors.ts'
-import { watchFiles, type Watch } from './filewatch.ts'
+import type { Config } from '../config/settings.ts'
+import { ConfigError } from '../core/errors.ts'
+import { watchFiles, type Watch } from '../util/filewatch.ts'
 
 export interface KeyPair {
   readonly key: string

@@ -1,8 +1,9 @@
+// Room: src/cli/delete.ts
 // What `secretwire delete NAME` deletes, and when it refuses, pure. (test/e2e/isolation.test.ts runs it on a real
 // cluster as break-glass, a cluster admin and a tenant.)
 import t from 'tap'
-import { deletionPlan } from '../src/delete.ts'
-import type { SharedSecretStatus, Status } from '../src/status.ts'
+import { deletionPlan } from '../../src/cli/delete.ts'
+import type { SharedSecretStatus, Status } from '../../src/cli/status.ts'
 
 const storage = 'eso-secret-storage'
 const db = (over: Partial<SharedSecretStatus> = {}): SharedSecretStatus => ({

@@ -1,10 +1,11 @@
+// Room: src/cli/main.ts
 // `secretwire render` as a user runs it: YAML in, YAML out, the webhook's denial and a non-zero exit on bad input.
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { cli } from './helpers/cli.ts'
+import { cli } from '../helpers/cli.ts'
 
 t.test('render prints the mutated manifest and the ESO objects', async (t) => {
   const res = cli(['render', '-f', 'examples/grafana.yaml'])

@@ -1,9 +1,10 @@
+// Room: src/cli/render.ts
 // render: the webhook's planner applied to manifests, with no cluster.
 import t from 'tap'
-import { InvalidAnnotation, InvalidObject } from '../src/errors.ts'
-import { plan } from '../src/plan.ts'
-import { render } from '../src/render.ts'
-import { annotated, pod, request, settings, workload } from './helpers/objects.ts'
+import { InvalidAnnotation, InvalidObject } from '../../src/core/errors.ts'
+import { plan } from '../../src/core/plan.ts'
+import { render } from '../../src/cli/render.ts'
+import { annotated, pod, request, settings, workload } from '../helpers/objects.ts'
 
 const s = settings()
 

@@ -1,8 +1,9 @@
+// Room: src/cli/status.ts
 // The status model and table, pure: from the objects `secretwire status` reads to what it prints, and when it
 // calls the cluster failing. (test/e2e/reconcile.test.ts runs the command on a real cluster with a broken store.)
 import t from 'tap'
-import { parsePolicy } from '../src/policy.ts'
-import { statusModel, statusTable, type StatusInput } from '../src/status.ts'
+import { parsePolicy } from '../../src/core/policy.ts'
+import { statusModel, statusTable, type StatusInput } from '../../src/cli/status.ts'
 
 const storage = 'eso-secret-storage'
 const labelled = (namespace: string, name: string, ready?: { status: string, reason?: string, message?: string }) => ({

@@ -1,6 +1,7 @@
+// Room: src/config/settings.ts, src/config/policyfile.ts
 import t from 'tap'
-import { ConfigError } from '../src/errors.ts'
-import { settings } from './helpers/objects.ts'
+import { ConfigError } from '../../src/core/errors.ts'
+import { settings } from '../helpers/objects.ts'
 
 t.test('defaults', async (t) => {
   const c = settings()

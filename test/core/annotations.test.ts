@@ -1,7 +1,8 @@
+// Room: src/core/annotations.ts, src/core/names.ts
 import t from 'tap'
-import { readWiring } from '../src/annotations.ts'
-import { limits } from '../src/contract.ts'
-import { InvalidAnnotation } from '../src/errors.ts'
+import { readWiring } from '../../src/core/annotations.ts'
+import { limits } from '../../src/core/contract.ts'
+import { InvalidAnnotation } from '../../src/core/errors.ts'
 
 const key = 'secretwire.io/shared-secret'
 const read = (value: string, containers?: string) =>

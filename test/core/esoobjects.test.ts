@@ -1,19 +1,20 @@
+// Room: src/core/esoobjects.ts
 // Every object secretwire makes, in every setting that changes its shape, is accepted as written by the CRDs of
-// each ESO version tested: the one whose controller the suite runs (tools/eso, on the run's control plane) and the
+// each ESO version tested: the one whose controller the suite runs (tools/go/eso, on the run's control plane) and the
 // newest whose module the proxy serves whole (goModules.esoNewest, on a control plane of its own). Created
 // with fieldValidation=Strict, so a field a CRD does not know is an error here instead of being silently dropped.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { loadConfig } from '../src/config.ts'
-import { defaultPassword } from '../src/contract.ts'
-import { consumerExternalSecret, resources, storageObjects, type ManagedObject } from '../src/eso.ts'
-import { startControlPlane } from '../tools/local/controlplane.ts'
-import { goModules } from '../tools/local/gomodules.ts'
-import { prepare } from '../tools/local/needs.ts'
-import { repoRoot } from '../tools/local/paths.ts'
-import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
-import { kubectl } from './helpers/kubectl.ts'
+import { loadConfig } from '../../src/config/settings.ts'
+import { defaultPassword } from '../../src/core/contract.ts'
+import { consumerExternalSecret, resources, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
+import { startControlPlane } from '../../tools/cluster/controlplane.ts'
+import { goModules } from '../../tools/build/gomodules.ts'
+import { prepare } from '../../tools/build/needs.ts'
+import { repoRoot } from '../../tools/paths.ts'
+import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { kubectl } from '../helpers/kubectl.ts'
 
 /** The settings that change what secretwire writes: the strategy and, for push, the PushSecret's updatePolicy. */
 const variants = [

@@ -1,9 +1,10 @@
+// Room: src/core/plan.ts, src/core/workload.ts, src/core/errors.ts
 import jsonpatch from 'fast-json-patch'
 import t from 'tap'
-import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from '../src/errors.ts'
-import { plan, wiringUnchanged, type Plan } from '../src/plan.ts'
-import { parsePolicy } from '../src/policy.ts'
-import { annotated, pod, request, settings, workload, workloadKinds, type Manifest } from './helpers/objects.ts'
+import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceNotAllowed, StorageNamespace } from '../../src/core/errors.ts'
+import { plan, wiringUnchanged, type Plan } from '../../src/core/plan.ts'
+import { parsePolicy } from '../../src/core/policy.ts'
+import { annotated, pod, request, settings, workload, workloadKinds, type Manifest } from '../helpers/objects.ts'
 
 const defaults = settings()
 const wired = (p: Plan) => {

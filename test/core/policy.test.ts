@@ -1,7 +1,8 @@
+// Room: src/core/policy.ts
 import t from 'tap'
-import { defaultPassword } from '../src/contract.ts'
-import { ConfigError } from '../src/errors.ts'
-import { openPolicy, parsePolicy, passwordProblem } from '../src/policy.ts'
+import { defaultPassword } from '../../src/core/contract.ts'
+import { ConfigError } from '../../src/core/errors.ts'
+import { openPolicy, parsePolicy, passwordProblem } from '../../src/core/policy.ts'
 
 t.test('without a file: every namespace, the seed\'s password', async (t) => {
   const p = openPolicy.forSecret('x')

@@ -1,8 +1,9 @@
+// Room: src/core/reconcileplan.ts, src/core/consumers.ts
 // The reconciler's decision: recreate for live consumers the policy allows, collect after the grace period, never
 // the generator or the stored password.
 import t from 'tap'
-import { parsePolicy } from '../../src/policy.ts'
-import { reconcilePlan, syncStateOf, type ManagedExternalSecret, type ReconcileInput } from '../../src/reconcile/plan.ts'
+import { parsePolicy } from '../../src/core/policy.ts'
+import { reconcilePlan, syncStateOf, type ManagedExternalSecret, type ReconcileInput } from '../../src/core/reconcileplan.ts'
 import { settings } from '../helpers/objects.ts'
 
 const s = settings({ SECRETWIRE_CONFIG: 'p.yaml' }, { 'p.yaml': 'sharedSecrets:\n  db: { namespaces: ["team-*"] }\n  closed: { namespaces: [] }\n' })

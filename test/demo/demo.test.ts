@@ -1,9 +1,10 @@
+// Room: tools/demo/, tools/node/with-node.ts
 // The README's first command, as a newcomer runs it: `npm run demo` comes up with secretwire running as Pods from
 // deploy/, prints the same password hash from two running containers, the refusals and `secretwire status`, keeps
 // running, and on Ctrl-C (SIGINT to its process group, as a terminal sends it) stops, leaving nothing behind
-// (tools/local/with-node.ts checks that no process of the run's PID namespace, no mount and no kubepods cgroup
+// (tools/node/with-node.ts checks that no process of the run's PID namespace, no mount and no kubepods cgroup
 // remains, and fails otherwise).
-// `npm ci`, the first half of the README's line, is what CI runs before any test (test/docs.test.ts checks .ci/run);
+// `npm ci`, the first half of the README's line, is what CI runs before any test (test/docs/docs.test.ts checks .ci/run);
 // running it here would replace node_modules under this very test.
 // Before that, a demo killed outright (SIGKILL to the launcher alone, no chance to clean up) must leave nothing that
 // blocks the next: its processes go with it, and the next run (the one above) clears its lock and kernel settings.
@@ -12,7 +13,7 @@
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
-import { repoRoot } from '../../tools/local/paths.ts'
+import { repoRoot } from '../../tools/paths.ts'
 import { docCommands } from '../helpers/docs.ts'
 
 t.setTimeout(20 * 60_000)

@@ -1,4 +1,5 @@
-// deploy/chart with Helm built from its Go module (tools/controlplane/tools.go) and a real API server: it lints; a typo in values
+// Room: deploy/chart/
+// deploy/chart with Helm built from its Go module (tools/go/controlplane/tools.go) and a real API server: it lints; a typo in values
 // fails the install with a message naming it and changes nothing; it renders exactly the objects of the kustomize
 // overlays it replaces; and it installs, upgrades and uninstalls, leaving behind only the storage namespace (the
 // stored passwords).
@@ -10,11 +11,11 @@ import { dirname, join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { repoRoot } from '../tools/local/paths.ts'
-import { buildHelm, kubectlPath } from '../tools/local/builds.ts'
-import { describeRuns, runDocBlock } from './helpers/docs.ts'
-import { ownControlPlane } from './helpers/cluster.ts'
-import { kubectl as kubectlFor } from './helpers/kubectl.ts'
+import { repoRoot } from '../../tools/paths.ts'
+import { buildHelm, kubectlPath } from '../../tools/build/builds.ts'
+import { describeRuns, runDocBlock } from '../helpers/docs.ts'
+import { ownControlPlane } from '../helpers/cluster.ts'
+import { kubectl as kubectlFor } from '../helpers/kubectl.ts'
 
 // A private control plane: the chart registers cluster-wide webhooks and policies that must not reach other tests.
 const cp = await ownControlPlane()

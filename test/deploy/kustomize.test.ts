@@ -1,3 +1,4 @@
+// Room: deploy/
 // deploy/ against a real API server: every overlay builds with kustomize and every object is accepted; the RBAC
 // grants exactly what secretwire needs and nothing on Secrets; the ValidatingAdmissionPolicy keeps annotated Pods
 // from running unwired, and the shipped webhook configuration, pointed at a running secretwire, wires them.
@@ -8,16 +9,16 @@ import { spawnSync } from 'node:child_process'
 import { AdmissionregistrationV1Api, AppsV1Api, AuthorizationV1Api, CoreV1Api, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { repoRoot } from '../tools/local/controlplane.ts'
-import { kubectlPath } from '../tools/local/builds.ts'
-import { describeRuns, runDocBlock } from './helpers/docs.ts'
-import { ownControlPlane, untilServiceAccount } from './helpers/cluster.ts'
-import { kubectl as kubectlFor } from './helpers/kubectl.ts'
-import { annotated, pod } from './helpers/objects.ts'
-import { startSecretwire } from './helpers/secretwire.ts'
-import { untilSecretwireAnswers } from '../tools/local/webhook.ts'
-import { serviceAccountKubeConfig } from '../tools/local/identity.ts'
-import { untilStorageNamespaceReady } from '../tools/local/store.ts'
+import { repoRoot } from '../../tools/cluster/controlplane.ts'
+import { kubectlPath } from '../../tools/build/builds.ts'
+import { describeRuns, runDocBlock } from '../helpers/docs.ts'
+import { ownControlPlane, untilServiceAccount } from '../helpers/cluster.ts'
+import { kubectl as kubectlFor } from '../helpers/kubectl.ts'
+import { annotated, pod } from '../helpers/objects.ts'
+import { startSecretwire } from '../helpers/secretwire.ts'
+import { untilSecretwireAnswers } from '../../tools/cluster/webhook.ts'
+import { serviceAccountKubeConfig } from '../../tools/cluster/identity.ts'
+import { untilStorageNamespaceReady } from '../../tools/cluster/store.ts'
 
 // A private control plane: deploy/ registers cluster-wide webhooks and policies that must not reach other tests.
 const cp = await ownControlPlane()

@@ -1,11 +1,12 @@
+// Room: README.md, docs/
 // The docs (README.md and docs/*.md) as a reader uses them: every link leads somewhere inside the repository (or to
 // a public https address), every anchor to a heading that exists, and every shell command is run by a test, word for
 // word (test/helpers/docs.ts): each ```sh block is tagged, and the tag is run by a test file.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import t from 'tap'
-import { repoRoot } from '../tools/local/paths.ts'
-import { docBlocks, docCommands, docFiles } from './helpers/docs.ts'
+import { repoRoot } from '../../tools/paths.ts'
+import { docBlocks, docCommands, docFiles } from '../helpers/docs.ts'
 
 /** GitHub's anchor for a heading: lower case, punctuation but - and _ dropped, spaces as -. */
 function slug(heading: string): string {

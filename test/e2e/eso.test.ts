@@ -1,3 +1,4 @@
+// Room: src/server/, src/kube/ (end to end with ESO)
 // End to end with the real External Secrets Operator: secretwire (a `secretwire serve` process, registered as
 // the API server's webhook) ensures the objects, ESO generates, pushes and copies the password, and workloads in
 // different namespaces naming the same shared secret end up with the same password.
@@ -9,7 +10,7 @@ import t, { type Test } from 'tap'
 import { loopbackCert, type ServingCert } from '../helpers/certs.ts'
 import { esoCluster } from '../helpers/esocluster.ts'
 import { annotated, workload } from '../helpers/objects.ts'
-import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
+import { untilSecretwireAnswers } from '../../tools/cluster/webhook.ts'
 import { serve } from '../helpers/process.ts'
 import { registerSecretwireWebhook } from '../helpers/webhook.ts'
 

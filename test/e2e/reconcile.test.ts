@@ -1,3 +1,4 @@
+// Room: src/reconcile/loop.ts, src/observe/events.ts (end to end with ESO)
 // The operator half, with the real ESO and the controllers: two `secretwire serve` replicas, one reconciling.
 // What it made for a workload comes back without an admission, goes once the grace period after the last consumer
 // has passed (and not before, and not when a consumer returns), refused admissions leave nothing behind, the
@@ -8,7 +9,7 @@ import { join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
 import t from 'tap'
 import { parse as parseYaml } from 'yaml'
-import { untilSecretwireAnswers, untilWebhookAnswers } from '../../tools/local/webhook.ts'
+import { untilSecretwireAnswers, untilWebhookAnswers } from '../../tools/cluster/webhook.ts'
 import { loopbackCert } from '../helpers/certs.ts'
 import { cli } from '../helpers/cli.ts'
 import { esoCluster } from '../helpers/esocluster.ts'

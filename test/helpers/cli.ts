@@ -1,6 +1,6 @@
-// `secretwire …` run as a user runs it: a child process of the built CLI (dist/cli.js), its exit status and output.
+// `secretwire …` run as a user runs it: a child process of the built CLI (dist/cli/main.js), its exit status and output.
 import { spawnSync } from 'node:child_process'
-import { repoRoot } from '../../tools/local/paths.ts'
+import { repoRoot } from '../../tools/paths.ts'
 import { builtCli } from './built.ts'
 
 export interface CliResult {

@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import tap, { type Test } from 'tap'
-import { startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
-import { prepare } from '../../tools/local/needs.ts'
+import { startControlPlane, type ControlPlane } from '../../tools/cluster/controlplane.ts'
+import { prepare } from '../../tools/build/needs.ts'
 
 
 let own: Promise<ControlPlane> | undefined

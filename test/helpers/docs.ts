@@ -1,10 +1,10 @@
 // The shell commands of the docs (README.md, docs/*.md), run word for word by tests. Each ```sh block is tagged on
 // the line before its fence with `<!-- test: ID -->`; the test that runs it calls runDocBlock('ID', ...), and
-// test/docs.test.ts checks that every block has a tag and every tag is run by a test.
+// test/docs/docs.test.ts checks that every block has a tag and every tag is run by a test.
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { repoRoot } from '../../tools/local/paths.ts'
+import { repoRoot } from '../../tools/paths.ts'
 
 export interface DocBlock {
   readonly id: string | undefined

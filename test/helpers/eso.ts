@@ -1,6 +1,6 @@
 // Reading back the ESO objects secretwire ensured, through the real API server.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
-import { resources, type ManagedKind } from '../../src/eso.ts'
+import { resources, type ManagedKind } from '../../src/core/esoobjects.ts'
 
 export interface Stored {
   metadata: { name: string, namespace: string, labels?: Record<string, string>, uid: string, resourceVersion: string }

@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto'
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
 import type { Test } from 'tap'
-import { startControlPlane, type ControlPlane } from '../../tools/local/controlplane.ts'
-import { kubectlPath } from '../../tools/local/builds.ts'
-import { esoSidecar, startEso } from '../../tools/local/eso.ts'
-import { prepare } from '../../tools/local/needs.ts'
-import { installStore, untilStoreReady } from '../../tools/local/store.ts'
+import { startControlPlane, type ControlPlane } from '../../tools/cluster/controlplane.ts'
+import { kubectlPath } from '../../tools/build/builds.ts'
+import { esoSidecar, startEso } from '../../tools/cluster/eso.ts'
+import { prepare } from '../../tools/build/needs.ts'
+import { installStore, untilStoreReady } from '../../tools/cluster/store.ts'
 
 export interface EsoCluster {
   readonly cp: ControlPlane

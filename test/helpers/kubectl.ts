@@ -1,6 +1,6 @@
 // The kubectl built with the control plane (kustomize included), run against a given kubeconfig.
 import { spawnSync } from 'node:child_process'
-import { kubectlPath } from '../../tools/local/builds.ts'
+import { kubectlPath } from '../../tools/build/builds.ts'
 
 export interface Kubectl {
   (args: readonly string[], input?: string): { status: number | null, stdout: string, stderr: string }

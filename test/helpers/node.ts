@@ -1,23 +1,23 @@
-// The ground for tests on a node (test/node/): the cluster tools/local/with-node.ts runs (control plane, node,
+// The ground for tests on a node (test/node/): the cluster tools/node/with-node.ts runs (control plane, node,
 // ESO, deploy/eso installed); tools/node/install.ts installs secretwire into it as a user would.
 import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node'
-import type { ControlPlaneCommand } from '../../tools/local/controlplane.ts'
+import type { ControlPlaneCommand } from '../../tools/cluster/controlplane.ts'
 import { kubectl as kubectlFor, type Kubectl } from './kubectl.ts'
 
 export interface NodeCluster {
   readonly kc: KubeConfig
   readonly kubectl: Kubectl
   readonly nodeIP: string
-  /** A command of the launcher (tools/controlplane commands.go), e.g. stop-sidecar external-secrets. */
+  /** A command of the launcher (tools/go/controlplane commands.go), e.g. stop-sidecar external-secrets. */
   command(command: ControlPlaneCommand): Promise<void>
 }
 
 export async function nodeCluster(): Promise<NodeCluster> {
   const { SECRETWIRE_TEST_KUBECONFIG: path, SECRETWIRE_TEST_NODE: nodeIP, SECRETWIRE_TEST_CONTROL: socket } = process.env
   if (!path || !nodeIP || !socket) {
-    throw new Error('test/node/ runs on a node: npm run test:node (tools/local/with-node.ts), not on the plain control plane')
+    throw new Error('test/node/ runs on a node: npm run test:node (tools/node/with-node.ts), not on the plain control plane')
   }
   const kc = new KubeConfig()
   kc.loadFromFile(path)

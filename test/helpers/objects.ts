@@ -1,7 +1,7 @@
 // Small builders that keep tests reading like the contract: pod({annotations}), workload('Deployment', ...).
 import type { V1EnvVar, V1ObjectMeta } from '@kubernetes/client-node'
-import type { AdmissionRequest } from '../../src/admission/review.ts'
-import { loadConfig, type Config } from '../../src/config.ts'
+import type { AdmissionRequest } from '../../src/core/review.ts'
+import { loadConfig, type Config } from '../../src/config/settings.ts'
 
 export interface ContainerSpec {
   name: string

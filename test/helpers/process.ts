@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { createInterface } from 'node:readline'
 import type { Test } from 'tap'
-import type { ControlPlane } from '../../tools/local/controlplane.ts'
+import type { ControlPlane } from '../../tools/cluster/controlplane.ts'
 import { builtCli } from './built.ts'
 
 const repoRoot = join(import.meta.dirname, '..', '..')

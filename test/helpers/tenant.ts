@@ -1,10 +1,10 @@
 // A tenant as a shared cluster has them: a ServiceAccount bound to the built-in `edit` role in its own namespace.
-// With ESO's chart RBAC installed (tools/local/eso.ts), kube-controller-manager aggregates ESO's edit and view
+// With ESO's chart RBAC installed (tools/cluster/eso.ts), kube-controller-manager aggregates ESO's edit and view
 // roles into `edit`, so the tenant may create, change and delete ExternalSecrets, PushSecrets, SecretStores and
 // generators there: exactly what every namespace editor may do in a cluster where ESO was installed by its chart.
 import { RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node'
-import { installEsoRbac } from '../../tools/local/eso.ts'
-import { serviceAccountKubeConfig } from '../../tools/local/identity.ts'
+import { installEsoRbac } from '../../tools/cluster/eso.ts'
+import { serviceAccountKubeConfig } from '../../tools/cluster/identity.ts'
 
 export async function tenantKubeConfig(admin: KubeConfig, namespace: string, name = 'tenant'): Promise<KubeConfig> {
   await installEsoRbac(admin)

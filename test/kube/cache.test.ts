@@ -1,17 +1,18 @@
+// Room: src/kube/cache.ts
 // The watch cache against the real API server: warm admissions cost no API request, a deleted object is noticed
 // and recreated, concurrent first admissions create each object exactly once, and only managed objects are held.
 import pino from 'pino'
 import t, { type Test } from 'tap'
-import { CachedStore, startInformers } from '../src/cache.ts'
-import { defaultPassword } from '../src/contract.ts'
-import { deadline } from '../src/deadline.ts'
-import { ensureObjects } from '../src/ensure.ts'
-import { ObjectInTheWay } from '../src/errors.ts'
-import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
-import { KubeObjectStore, type ObjectStore } from '../src/kube.ts'
+import { CachedStore, startInformers } from '../../src/kube/cache.ts'
+import { defaultPassword } from '../../src/core/contract.ts'
+import { deadline } from '../../src/util/deadline.ts'
+import { ensureObjects } from '../../src/kube/ensure.ts'
+import { ObjectInTheWay } from '../../src/core/errors.ts'
+import { consumerExternalSecret, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
+import { KubeObjectStore, type ObjectStore } from '../../src/kube/client.ts'
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
-import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
-import { inventory } from './helpers/eso.ts'
+import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { inventory } from '../helpers/eso.ts'
 
 const signal = () => deadline(30_000)
 

@@ -1,11 +1,12 @@
+// Room: src/kube/client.ts
 // The Kubernetes adapter against a real API server, including the faults: stopped, paused, forbidden.
 import t from 'tap'
-import { deadline } from '../src/deadline.ts'
-import { ConfigError, KubernetesFailure } from '../src/errors.ts'
-import { consumerExternalSecret } from '../src/eso.ts'
-import { KubeObjectStore, loadKubeConfig } from '../src/kube.ts'
-import { freshNamespace, kubeConfig, ownControlPlane } from './helpers/cluster.ts'
-import { serviceAccountKubeConfig } from '../tools/local/identity.ts'
+import { deadline } from '../../src/util/deadline.ts'
+import { ConfigError, KubernetesFailure } from '../../src/core/errors.ts'
+import { consumerExternalSecret } from '../../src/core/esoobjects.ts'
+import { KubeObjectStore, loadKubeConfig } from '../../src/kube/client.ts'
+import { freshNamespace, kubeConfig, ownControlPlane } from '../helpers/cluster.ts'
+import { serviceAccountKubeConfig } from '../../tools/cluster/identity.ts'
 
 const settings = { storageNamespace: 'unused', clusterSecretStore: 'css', strategy: 'push' as const }
 

@@ -1,13 +1,14 @@
+// Room: src/kube/ensure.ts
 // ensure against the real API server: create if absent, never update, never adopt, races counted as success.
 import t, { type Test } from 'tap'
-import { deadline } from '../src/deadline.ts'
-import { ensureObjects } from '../src/ensure.ts'
-import { ObjectInTheWay } from '../src/errors.ts'
-import { consumerExternalSecret, storageObjects, type ManagedObject } from '../src/eso.ts'
-import { KubeObjectStore, type ObjectStore } from '../src/kube.ts'
-import { defaultPassword, limits } from '../src/contract.ts'
-import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
-import { inventory, list } from './helpers/eso.ts'
+import { deadline } from '../../src/util/deadline.ts'
+import { ensureObjects } from '../../src/kube/ensure.ts'
+import { ObjectInTheWay } from '../../src/core/errors.ts'
+import { consumerExternalSecret, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
+import { KubeObjectStore, type ObjectStore } from '../../src/kube/client.ts'
+import { defaultPassword, limits } from '../../src/core/contract.ts'
+import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { inventory, list } from '../helpers/eso.ts'
 
 // Generous: these tests count objects and requests, not time (the bench measures time).
 const signal = () => deadline(30_000)

@@ -1,9 +1,10 @@
+// Room: src/kube/lease.ts, src/kube/metawatch.ts
 // Leader election through the real API server: of several candidates exactly one leads; a leader that stops
 // hands over at once; one that vanishes without a word is replaced once its Lease has expired.
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node'
 import pino from 'pino'
 import t from 'tap'
-import { electLeader } from '../../src/reconcile/leader.ts'
+import { electLeader } from '../../src/kube/lease.ts'
 import { freshNamespace, kubeConfig, ownControlPlane } from '../helpers/cluster.ts'
 import { pauseApiServer } from '../helpers/process.ts'
 

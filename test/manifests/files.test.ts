@@ -1,13 +1,14 @@
-// deploy/ restates the contract in YAML and CEL; these files are generated from src/contract.ts and must be
+// Room: src/manifests/
+// deploy/ restates the contract in YAML and CEL; these files are generated from src/core/contract.ts and must be
 // exactly what `npm run generate` writes, so a change to the contract cannot leave the manifests behind.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { annotationKey, annotations, excludedNamespaces } from '../../src/contract.ts'
+import { annotationKey, annotations, excludedNamespaces } from '../../src/core/contract.ts'
 import { generatedFiles } from '../../src/manifests/files.ts'
-import { repoRoot } from '../../tools/local/paths.ts'
-import { workloadKinds } from '../../src/workload.ts'
+import { repoRoot } from '../../tools/paths.ts'
+import { workloadKinds } from '../../src/core/workload.ts'
 
 t.test('every generated file in deploy/ is up to date (run `npm run generate`)', async (t) => {
   for (const [path, text] of Object.entries(generatedFiles())) {

@@ -1,3 +1,4 @@
+// Room: src/manifests/policies.ts, deploy/webhook/admissionpolicies.yaml
 // The admission policies of deploy/webhook, as shipped, on a real API server with its controllers, and no
 // secretwire running: every way a tenant (edit in its own namespace, with the ESO rights ESO's chart gives it),
 // a cluster admin and anyone else could reach the store or change secretwire's objects is tried with their own
@@ -8,11 +9,11 @@ import { join } from 'node:path'
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import t, { type Test } from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { identities, serviceAccountUser } from '../../src/contract.ts'
-import { resources, type ManagedKind } from '../../src/eso.ts'
-import { repoRoot } from '../../tools/local/paths.ts'
-import { untilStorageNamespaceReady } from '../../tools/local/store.ts'
-import { serviceAccountKubeConfig, userKubeConfig } from '../../tools/local/identity.ts'
+import { identities, serviceAccountUser } from '../../src/core/contract.ts'
+import { resources, type ManagedKind } from '../../src/core/esoobjects.ts'
+import { repoRoot } from '../../tools/paths.ts'
+import { untilStorageNamespaceReady } from '../../tools/cluster/store.ts'
+import { serviceAccountKubeConfig, userKubeConfig } from '../../tools/cluster/identity.ts'
 import { ownControlPlane } from '../helpers/cluster.ts'
 import { kubectl as kubectlFor } from '../helpers/kubectl.ts'
 import { tenantKubeConfig } from '../helpers/tenant.ts'

@@ -1,16 +1,17 @@
+// Room: deploy/plain/, Dockerfile, tools/node/ (secretwire as Pods on a node)
 // The end of the user's story, on a node: secretwire installed from deploy/ as a platform team installs it (its
 // image built from the Dockerfile, two replicas under Pod Security "restricted", reached by the API server through
 // its Service), the real ESO, and containers that start with the shared password in their environment. Each
 // container prints the SHA-256 of its env var (never the value), which the tests compare with the stored Secret's.
-// Runs under tools/local/with-node.ts (npm run test:node).
+// Runs under tools/node/with-node.ts (npm run test:node).
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node'
 import t from 'tap'
-import { untilSecretwireAnswers } from '../../tools/local/webhook.ts'
-import { images } from '../../tools/node/images.ts'
+import { untilSecretwireAnswers } from '../../tools/cluster/webhook.ts'
+import { images } from '../../tools/build/images.ts'
 import { installSecretwire, untilRolledOut } from '../../tools/node/install.ts'
 import { logOf, nodeCluster, sha256, untilPods } from '../helpers/node.ts'
 import { annotated, pod, workload } from '../helpers/objects.ts'

@@ -1,15 +1,16 @@
+// Room: src/server/admit.ts
 // What admit answers when Kubernetes itself lets secretwire down: the API server failing (5xx) and the External
 // Secrets Operator's CRDs missing. Each is a denial that says why, never a crash and never an unwired admission.
-// (Refused, 403, and not answering, 504, are tested against the real API server in test/kube.test.ts and
+// (Refused, 403, and not answering, 504, are tested against the real API server in test/kube/client.test.ts and
 // test/webhook/denials.test.ts.)
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node'
 import t from 'tap'
-import { admit } from '../src/admit.ts'
-import { KubeObjectStore } from '../src/kube.ts'
-import { freshNamespace, ownControlPlane } from './helpers/cluster.ts'
-import { annotated, pod, request, settings } from './helpers/objects.ts'
+import { admit } from '../../src/server/admit.ts'
+import { KubeObjectStore } from '../../src/kube/client.ts'
+import { freshNamespace, ownControlPlane } from '../helpers/cluster.ts'
+import { annotated, pod, request, settings } from '../helpers/objects.ts'
 
 /** The three objects a first use of `db` in `namespace` reads, as denial messages name them. */
 const reads = (storage: string, namespace: string) =>
@@ -17,7 +18,7 @@ const reads = (storage: string, namespace: string) =>
 
 t.test('the API server answering 500: denied with 503 and its message', async (t) => {
   // A stub, not the API server: a real kube-apiserver cannot be made to answer 5xx for these reads on cue (a
-  // stopped or paused one is tested in test/kube.test.ts). It answers as kube-apiserver does when etcd times out,
+  // stopped or paused one is tested in test/kube/client.test.ts). It answers as kube-apiserver does when etcd times out,
   // and the real client and KubeObjectStore read that answer.
   const seen: string[] = []
   const stub = createServer((req: IncomingMessage, res) => {

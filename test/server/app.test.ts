@@ -1,15 +1,16 @@
+// Room: src/server/app.ts, src/core/review.ts
 // The HTTP edge: anything that is not an AdmissionReview gets an HTTP 400 that says why (415 if it is not JSON,
 // 413 if too large), never a 500 or a crash; a review always gets a review back with its uid, even when secretwire
 // fails unexpectedly.
 import pino from 'pino'
 import t, { type Test } from 'tap'
-import { admit } from '../src/admit.ts'
-import { buildApp, maxBodyBytes } from '../src/app.ts'
-import type { AdmissionRequest } from '../src/admission/review.ts'
-import { KubeObjectStore, type ObjectStore } from '../src/kube.ts'
-import { loopbackCert } from './helpers/certs.ts'
-import { freshNamespace, kubeConfig } from './helpers/cluster.ts'
-import { annotated, pod, request, settings, type Manifest } from './helpers/objects.ts'
+import { admit } from '../../src/server/admit.ts'
+import { buildApp, maxBodyBytes } from '../../src/server/app.ts'
+import type { AdmissionRequest } from '../../src/core/review.ts'
+import { KubeObjectStore, type ObjectStore } from '../../src/kube/client.ts'
+import { loopbackCert } from '../helpers/certs.ts'
+import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { annotated, pod, request, settings, type Manifest } from '../helpers/objects.ts'
 
 async function app(t: Test, ready?: () => boolean, logger = pino({ level: 'silent' }), store?: ObjectStore) {
   const kc = await kubeConfig()

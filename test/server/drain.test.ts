@@ -1,12 +1,13 @@
-// Closing (src/drain.ts): every admission in flight is answered, and then no connection holds the close up, over
+// Room: src/server/drain.ts
+// Closing (src/server/drain.ts): every admission in flight is answered, and then no connection holds the close up, over
 // real HTTPS on loopback as the API server's webhook client uses it.
 import { Agent, request as httpsRequest } from 'node:https'
 import { connect } from 'node:tls'
 import pino from 'pino'
 import t from 'tap'
-import { buildApp } from '../src/app.ts'
-import { loopbackCert } from './helpers/certs.ts'
-import { pod, request } from './helpers/objects.ts'
+import { buildApp } from '../../src/server/app.ts'
+import { loopbackCert } from '../helpers/certs.ts'
+import { pod, request } from '../helpers/objects.ts'
 
 const review = (req: object) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req })
 

@@ -1,3 +1,4 @@
+// Room: src/server/serve.ts, src/util/filewatch.ts
 // `secretwire serve` in its own process, from start to exit: readiness that waits for the watches, the
 // self-signed certificate when no TLS files are set, and the shutdown. Apart from serve.test.ts so that each file
 // stays well inside tap's per-file timeout (every start of secretwire compiles it anew with tsx).
@@ -7,10 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CoreV1Api } from '@kubernetes/client-node'
 import t, { type Test } from 'tap'
-import { loopbackCert } from './helpers/certs.ts'
-import { ownControlPlane } from './helpers/cluster.ts'
-import { annotated, pod, request } from './helpers/objects.ts'
-import { listening, pauseApiServer, serve, stopApiServer, until } from './helpers/process.ts'
+import { loopbackCert } from '../helpers/certs.ts'
+import { ownControlPlane } from '../helpers/cluster.ts'
+import { annotated, pod, request } from '../helpers/objects.ts'
+import { listening, pauseApiServer, serve, stopApiServer, until } from '../helpers/process.ts'
 
 const cp = await ownControlPlane()
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)

@@ -1,3 +1,4 @@
+// Room: src/server/serve.ts, src/server/tls.ts, src/observe/metrics.ts, src/util/deadline.ts
 // `secretwire serve` in its own process: JSON logs, Prometheus metrics, certificate rotation without a restart,
 // admissions under API server faults. Readiness, the self-signed certificate and shutdown: serve-lifecycle.test.ts.
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -7,10 +8,10 @@ import { join } from 'node:path'
 import { CoreV1Api } from '@kubernetes/client-node'
 import { generate } from 'selfsigned'
 import t, { type Test } from 'tap'
-import { loopbackCert, type ServingCert } from './helpers/certs.ts'
-import { ownControlPlane } from './helpers/cluster.ts'
-import { annotated, pod, request } from './helpers/objects.ts'
-import { pauseApiServer, serve, stopApiServer, until } from './helpers/process.ts'
+import { loopbackCert, type ServingCert } from '../helpers/certs.ts'
+import { ownControlPlane } from '../helpers/cluster.ts'
+import { annotated, pod, request } from '../helpers/objects.ts'
+import { pauseApiServer, serve, stopApiServer, until } from '../helpers/process.ts'
 
 const cp = await ownControlPlane()
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)

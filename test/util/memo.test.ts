@@ -1,7 +1,8 @@
+// Room: src/util/memo.ts
 // The bounded memo on the admission path: repeats are free, values are shared frozen, memory stays bounded.
 import t from 'tap'
-import { memo } from '../src/memo.ts'
-import { readWiring } from '../src/annotations.ts'
+import { memo } from '../../src/util/memo.ts'
+import { readWiring } from '../../src/core/annotations.ts'
 
 t.test('remembers a value per key, frozen all the way down', async (t) => {
   const m = memo<{ list: { n: number }[] }>(10)

@@ -1,3 +1,4 @@
+// Room: src/core/plan.ts through the API server and its controllers
 // What happens after admission, with the real controllers acting on what secretwire stored: the Deployment and
 // ReplicaSet controllers, the Job and CronJob controllers, the garbage collector and the namespace controller.
 // Each test here failed before its fix (issue 12): a Deployment stored during an outage forked ReplicaSets
@@ -7,9 +8,9 @@ import {
   AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ReplicaSet,
 } from '@kubernetes/client-node'
 import t from 'tap'
-import { consumerExternalSecret } from '../../src/eso.ts'
-import { parsePolicy } from '../../src/policy.ts'
-import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
+import { consumerExternalSecret } from '../../src/core/esoobjects.ts'
+import { parsePolicy } from '../../src/core/policy.ts'
+import { untilWebhookAnswers } from '../../tools/cluster/webhook.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { annotated, pod, workload } from '../helpers/objects.ts'
 import { startSecretwire } from '../helpers/secretwire.ts'

@@ -1,10 +1,11 @@
+// Room: src/core/errors.ts, src/server/ through the API server
 // Every denial through the real API server: the user sees secretwire's message, with its status code, and
 // nothing was created or changed.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { inventory } from '../helpers/eso.ts'
-import { serviceAccountKubeConfig } from '../../tools/local/identity.ts'
+import { serviceAccountKubeConfig } from '../../tools/cluster/identity.ts'
 import { annotated, pod, workload } from '../helpers/objects.ts'
 import { startSecretwire } from '../helpers/secretwire.ts'
 

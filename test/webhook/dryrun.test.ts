@@ -1,3 +1,4 @@
+// Room: src/kube/ensure.ts through the API server
 // Dry run (kubectl --dry-run=server, kubectl diff): the same patch, nothing created.
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'

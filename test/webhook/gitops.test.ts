@@ -1,3 +1,4 @@
+// Room: docs/gitops.md, src/core/plan.ts through the API server
 // docs/gitops.md: a workload applied and wired shows no difference from its manifest in `kubectl diff`, server-side
 // (what Flux's drift detection runs) and client-side (a three-way diff against last-applied-configuration): the
 // doc's commands, word for word, in both inject modes. In templates mode the live object does differ from the
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import t from 'tap'
 import { stringify } from 'yaml'
-import { kubectlPath } from '../../tools/local/builds.ts'
+import { kubectlPath } from '../../tools/build/builds.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { describeRuns, runDocBlock } from '../helpers/docs.ts'
 import { kubectl as kubectlFor } from '../helpers/kubectl.ts'

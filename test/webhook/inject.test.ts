@@ -1,3 +1,4 @@
+// Room: src/core/plan.ts through the API server
 // SECRETWIRE_INJECT=pods: workload templates stay as written (no GitOps drift); the objects are ensured at
 // workload admission, and the env vars go into the Pods.
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node'

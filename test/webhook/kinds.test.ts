@@ -1,3 +1,4 @@
+// Room: src/core/workload.ts through the API server
 // Every kind in the contract, admitted by the real API server: the stored object carries the env var, and the
 // ESO objects exist.
 import { PatchStrategy, setHeaderOptions, AppsV1Api, BatchV1Api, CoreV1Api, type V1PodSpec } from '@kubernetes/client-node'

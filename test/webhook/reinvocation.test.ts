@@ -1,3 +1,4 @@
+// Room: src/core/plan.ts through the API server
 // Re-invocation: when a webhook after secretwire changes the object, the API server calls secretwire again
 // (reinvocationPolicy: IfNeeded). The second call must not wire anything twice and must create nothing; it wires
 // only what is new (here a sidecar container, since by default every container is wired).
@@ -9,7 +10,7 @@ import { loopbackCert } from '../helpers/certs.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { annotated, pod } from '../helpers/objects.ts'
 import { startSecretwire } from '../helpers/secretwire.ts'
-import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
+import { untilWebhookAnswers } from '../../tools/cluster/webhook.ts'
 import { podCreate, registerMutatingWebhook } from '../helpers/webhook.ts'
 
 t.test('secretwire called again after another webhook mutates the Pod', async (t) => {

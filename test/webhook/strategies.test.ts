@@ -1,3 +1,4 @@
+// Room: src/core/esoobjects.ts through the API server and ESO
 // Both strategies through the real API server, and the heart of the product: namespaces naming the same shared
 // secret share one generator and one stored secret.
 import { AppsV1Api } from '@kubernetes/client-node'

@@ -1,21 +1,21 @@
 // The Go builds of the project's tools, each from a Go module under tools/ into the binary cache (gobuild.ts):
-//   controlplane     the launcher, etcd and Kubernetes 1.37 (tools/controlplane)
-//   kubernetes-1.35  the same commands against Kubernetes 1.35 (tools/controlplane/go.1.35.mod)
-//   eso              the External Secrets Operator's controller (tools/eso)
+//   controlplane     the launcher, etcd and Kubernetes 1.37 (tools/go/controlplane)
+//   kubernetes-1.35  the same commands against Kubernetes 1.35 (tools/go/controlplane/go.1.35.mod)
+//   eso              the External Secrets Operator's controller (tools/go/eso)
 //   helm             Helm's CLI, for the chart tests: required by the control plane's module
-//                    (tools/controlplane/tools.go), so it shares that module's Kubernetes libraries
-//   kyverno          Kyverno, for the bench that puts secretwire beside it (tools/kyverno); never the product
-// tools/local/needs.ts decides which a run needs and builds them before it starts.
+//                    (tools/go/controlplane/tools.go), so it shares that module's Kubernetes libraries
+//   kyverno          Kyverno, for the bench that puts secretwire beside it (tools/go/kyverno); never the product
+// tools/build/needs.ts decides which a run needs and builds them before it starts.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildGo } from './gobuild.ts'
 import type { Say } from './progress.ts'
-import { repoRoot } from './paths.ts'
+import { repoRoot } from '../paths.ts'
 
-const moduleDir = join(repoRoot, 'tools', 'controlplane')
+const moduleDir = join(repoRoot, 'tools', 'go', 'controlplane')
 
 /**
- * The Kubernetes versions the control plane runs: the newest the module proxy serves (tools/controlplane/go.mod)
+ * The Kubernetes versions the control plane runs: the newest the module proxy serves (tools/go/controlplane/go.mod)
  * and the oldest minor still supported upstream (go.1.35.mod: the same commands built against it with
  * `go build -modfile`). SECRETWIRE_KUBERNETES selects one for a test run or the demo; default the newest.
  */
@@ -63,7 +63,7 @@ export async function kubectlPath(): Promise<string> {
 async function versionLdflags(modfile: string): Promise<string> {
   const text = await readFile(join(moduleDir, modfile), 'utf8')
   const k8s = /^\s*k8s\.io\/kubernetes v(\d+)\.(\d+)\.(\S+)/m.exec(text)
-  if (k8s === null) throw new Error(`tools/controlplane/${modfile} does not require k8s.io/kubernetes`)
+  if (k8s === null) throw new Error(`tools/go/controlplane/${modfile} does not require k8s.io/kubernetes`)
   const [, major, minor, patch] = k8s
   return [
     `-X k8s.io/component-base/version.gitVersion=v${major}.${minor}.${patch}`,
@@ -73,7 +73,7 @@ async function versionLdflags(modfile: string): Promise<string> {
 }
 
 export async function buildEso(out?: Say): Promise<string> {
-  const dir = await buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'eso'), packages: ['./cmd/external-secrets'] }, out)
+  const dir = await buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'go', 'eso'), packages: ['./cmd/external-secrets'] }, out)
   return join(dir, 'external-secrets')
 }
 
@@ -81,7 +81,7 @@ export async function buildHelm(out?: Say): Promise<string> {
   const goMod = await readFile(join(moduleDir, 'go.mod'), 'utf8')
   const helm = /^\s*helm\.sh\/helm\/v3 (v\S+)/m.exec(goMod)?.[1]
   const clientGo = /k8s\.io\/client-go v0\.(\d+)\./.exec(goMod)?.[1]
-  if (helm === undefined || clientGo === undefined) throw new Error('tools/controlplane/go.mod requires no helm.sh/helm/v3, or no k8s.io/client-go v0.MINOR')
+  if (helm === undefined || clientGo === undefined) throw new Error('tools/go/controlplane/go.mod requires no helm.sh/helm/v3, or no k8s.io/client-go v0.MINOR')
   const dir = await buildGo({
     name: 'helm', moduleDir, packages: ['helm.sh/helm/v3/cmd/helm'],
     // As Helm's Makefile sets them: the version `helm version` prints, and the Kubernetes version `helm template`
@@ -96,6 +96,6 @@ export async function buildHelm(out?: Say): Promise<string> {
 export const KYVERNO_VERSION = 'v1.19.1'
 
 export async function buildKyverno(out?: Say): Promise<string> {
-  const dir = await buildGo({ name: 'kyverno', moduleDir: join(repoRoot, 'tools', 'kyverno'), packages: ['github.com/kyverno/kyverno/cmd/kyverno'] }, out)
+  const dir = await buildGo({ name: 'kyverno', moduleDir: join(repoRoot, 'tools', 'go', 'kyverno'), packages: ['github.com/kyverno/kyverno/cmd/kyverno'] }, out)
   return join(dir, 'kyverno')
 }

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { runLogged, type Step } from '../local/progress.ts'
+import { runLogged, type Step } from './progress.ts'
 import type { ImageSpec } from './image.ts'
 
 interface Stage {
@@ -92,7 +92,7 @@ export async function buildDockerfile(dockerfile: string, context: string, baseR
           stage.cmd = JSON.parse(args) as string[]
           break
         default:
-          throw new Error(`${dockerfile}: instruction ${keyword} is not supported by tools/node/dockerfile.ts`)
+          throw new Error(`${dockerfile}: instruction ${keyword} is not supported by tools/build/dockerfile.ts`)
       }
     }
     const final = stages.at(-1) as Stage & { base: string }

@@ -2,7 +2,7 @@
 // input (go.mod, go.sum, *.go, Go version, flags), so a second run reuses the binaries and an edit rebuilds them.
 // A build is two logged steps, each reporting how far along it is: resolving (`go list -deps`, which downloads
 // the modules the packages need) and compiling (`go build -v`, one line per package compiled). Only
-// tools/local/needs.ts `prepare` calls a build for real: inside a run (SECRETWIRE_OFFLINE=1) a build that is not
+// tools/build/needs.ts `prepare` calls a build for real: inside a run (SECRETWIRE_OFFLINE=1) a build that is not
 // in the cache is an error, never a download.
 import { createHash } from 'node:crypto'
 import { execFile } from 'node:child_process'
@@ -67,7 +67,7 @@ export async function buildGo(build: GoBuild, out: Say = say): Promise<string> {
 async function compile(build: GoBuild, binDir: string, out: Say): Promise<string> {
   if (offline()) {
     throw new Error(`${build.name} is not built, and this run is offline (SECRETWIRE_OFFLINE=1): ` +
-      'declare it in tools/local/needs.ts so prepare builds it before the run starts')
+      'declare it in tools/build/needs.ts so prepare builds it before the run starts')
   }
 
   const tmp = `${binDir}.tmp-${process.pid}`

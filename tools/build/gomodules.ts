@@ -1,13 +1,13 @@
 // The Go modules a run reads as files (CRDs, a Helm chart, a C source), each declared here with its version and
 // why it is needed. `goModuleDir` only ever reads the module cache: downloading is `downloadGoModule`'s job, and
-// only tools/local/needs.ts `prepare` calls it, before a run starts. A module no one declared cannot be asked for,
+// only tools/build/needs.ts `prepare` calls it, before a run starts. A module no one declared cannot be asked for,
 // so a new use of a module fails on every machine at once instead of only on one that never saw it.
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { repoRoot } from './paths.ts'
+import { repoRoot } from '../paths.ts'
 
 const run = promisify(execFile)
 
@@ -15,9 +15,9 @@ export const ESO_MODULE = 'github.com/external-secrets/external-secrets'
 
 /** The version a tool module's go.mod requires of `module`: the one place each is pinned. */
 function required(toolModule: string, module: string): string {
-  const goMod = readFileSync(join(repoRoot, 'tools', toolModule, 'go.mod'), 'utf8')
+  const goMod = readFileSync(join(repoRoot, 'tools', 'go', toolModule, 'go.mod'), 'utf8')
   const version = new RegExp(`^\\s*(?:require\\s+)?${module.replaceAll('.', '\\.')} (v\\S+)`, 'm').exec(goMod)?.[1]
-  if (version === undefined) throw new Error(`tools/${toolModule}/go.mod does not require ${module}`)
+  if (version === undefined) throw new Error(`tools/go/${toolModule}/go.mod does not require ${module}`)
   return version
 }
 
@@ -30,11 +30,11 @@ export interface GoModule {
 export const goModules = {
   eso: {
     module: ESO_MODULE, version: required('eso', ESO_MODULE),
-    why: 'the CRDs the control plane installs and the RBAC of ESO\'s chart, at the version tools/eso builds',
+    why: 'the CRDs the control plane installs and the RBAC of ESO\'s chart, at the version tools/go/eso builds',
   },
   esoNewest: {
     module: ESO_MODULE, version: 'v1.3.2',
-    why: 'the newest ESO whose module the proxy serves whole: its CRDs, to check secretwire\'s objects against (test/eso.test.ts)',
+    why: 'the newest ESO whose module the proxy serves whole: its CRDs, to check secretwire\'s objects against (test/core/esoobjects.test.ts)',
   },
   certManager: {
     module: 'github.com/cert-manager/cert-manager', version: 'v1.21.2',
@@ -54,14 +54,14 @@ export type GoModuleName = keyof typeof goModules
 
 /**
  * Where the module's files are in the module cache. Never downloads: a module not there is an error naming the fix.
- * Inside a run, only the modules tools/local/needs.ts declares for that run (SECRETWIRE_RUN_MODULES) may be read,
+ * Inside a run, only the modules tools/build/needs.ts declares for that run (SECRETWIRE_RUN_MODULES) may be read,
  * so a code path that reads another fails on a warm machine too, not only on one whose cache lacks it.
  */
 export async function goModuleDir(name: GoModuleName): Promise<string> {
   const m = goModules[name]
   const allowed = process.env.SECRETWIRE_RUN_MODULES?.split(',')
   if (allowed !== undefined && !allowed.includes(name)) {
-    throw new Error(`Go module ${m.module}@${m.version} (${name}: ${m.why}) is not among the modules tools/local/needs.ts ` +
+    throw new Error(`Go module ${m.module}@${m.version} (${name}: ${m.why}) is not among the modules tools/build/needs.ts ` +
       `declares for this run (${allowed.join(', ') || 'none'}): add it there, so the run fetches it before it starts`)
   }
   try {

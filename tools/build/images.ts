@@ -2,7 +2,7 @@
 // ~/.cache/secretwire/images by a hash of their inputs:
 //   busybox     the static busybox of Debian's busybox-static, for consumer workloads in tests and the demo
 //   pause       the sandbox image, Kubernetes' own pause.c (in the k8s.io/kubernetes module) compiled static
-//   secretwire  the repository's Dockerfile, carried out by tools/node/dockerfile.ts
+//   secretwire  the repository's Dockerfile, carried out by tools/build/dockerfile.ts
 // Names are localhost/... with a tag, never :latest: the kubelet then never tries a registry (pull policy
 // IfNotPresent finds them in containerd).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -10,10 +10,10 @@ import { createHash } from 'node:crypto'
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { goModuleDir } from '../local/gomodules.ts'
-import { cacheRoot, offline } from '../local/gobuild.ts'
-import { runLogged, startStep } from '../local/progress.ts'
-import { repoRoot } from '../local/paths.ts'
+import { goModuleDir } from './gomodules.ts'
+import { cacheRoot, offline } from './gobuild.ts'
+import { runLogged, startStep } from './progress.ts'
+import { repoRoot } from '../paths.ts'
 import { buildDockerfile, copySharedLibraries } from './dockerfile.ts'
 import { writeOciImage, type ImageSpec } from './image.ts'
 
@@ -42,7 +42,7 @@ async function cached(name: string, inputs: string, make: (out: string) => void 
   const key = createHash('sha256').update(inputs).digest('hex').slice(0, 16)
   const out = join(dir, `${name}-${key}.tar`)
   if (existsSync(out)) return out
-  if (offline()) throw new Error(`image ${name} is not built, and this run is offline (SECRETWIRE_OFFLINE=1): tools/local/needs.ts builds it before a run`)
+  if (offline()) throw new Error(`image ${name} is not built, and this run is offline (SECRETWIRE_OFFLINE=1): tools/build/needs.ts builds it before a run`)
   const tmp = `${out}.tmp-${process.pid}`
   await make(tmp)
   renameSync(tmp, out)
@@ -113,7 +113,7 @@ async function secretwireImage(log: (line: string) => void): Promise<string> {
     const logFile = join(cacheRoot(), 'logs', 'image-secretwire.log')
     const step = startStep('image secretwire', 'carrying out the Dockerfile (npm ci, build, prune: about a minute)', logFile, log)
     const build = await buildDockerfile(join(repoRoot, 'Dockerfile'), repoRoot, (base, rootfs) => {
-      if (!base.startsWith('node:24')) throw new Error(`Dockerfile: the final stage is FROM ${base}; tools/node/images.ts provides node:24 only`)
+      if (!base.startsWith('node:24')) throw new Error(`Dockerfile: the final stage is FROM ${base}; tools/build/images.ts provides node:24 only`)
       mkdirSync(join(rootfs, 'usr', 'local', 'bin'), { recursive: true })
       cpSync(node, join(rootfs, 'usr', 'local', 'bin', 'node'))
       copySharedLibraries(node, rootfs)

@@ -11,7 +11,7 @@ import { buildControlPlane, buildEso, buildHelm, buildKubernetes, buildKyverno, 
 import { downloadGoModule, goModuleDir, goModules, type GoModuleName } from './gomodules.ts'
 import { offline } from './gobuild.ts'
 import { duration, say, startStep, type Say } from './progress.ts'
-import { nodeImages, type NodeImages } from '../node/images.ts'
+import { nodeImages, type NodeImages } from './images.ts'
 
 /** The environment of everything a run starts after prepare: nothing is fetched or built from then on. */
 export function offlineEnv(run: Run): Record<string, string> {

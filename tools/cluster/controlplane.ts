@@ -1,5 +1,5 @@
 // Starts the project's local control plane (real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
-// from tools/controlplane) and talks to it.
+// from tools/go/controlplane) and talks to it.
 // The Go launcher owns the servers; this side owns the launcher through its stdin, so when this process ends,
 // however it ends, the launcher sees EOF and tears everything down.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { KubeConfig } from '@kubernetes/client-node'
 import { crdFiles, type EsoCrds } from './crds.ts'
-import { buildControlPlane, buildKubernetes, selectedKubernetes, type KubernetesMinor } from './builds.ts'
-import { repoRoot } from './paths.ts'
+import { buildControlPlane, buildKubernetes, selectedKubernetes, type KubernetesMinor } from '../build/builds.ts'
+import { repoRoot } from '../paths.ts'
 
 export { repoRoot }
 
@@ -39,7 +39,7 @@ export interface Sidecar {
   readonly manual?: boolean
 }
 
-/** Commands the launcher understands (tools/controlplane/cmd/controlplane/commands.go). */
+/** Commands the launcher understands (tools/go/controlplane/cmd/controlplane/commands.go). */
 export type ControlPlaneCommand =
   | 'stop-apiserver' | 'start-apiserver' | 'pause-apiserver' | 'resume-apiserver'
   | `start-sidecar ${string}` | `stop-sidecar ${string}`
@@ -51,7 +51,7 @@ export interface ControlPlane {
   stop(): Promise<void>
 }
 
-/** A node for the control plane (tools/local/with-node.ts sets it up; the launcher refuses it anywhere else). */
+/** A node for the control plane (tools/node/with-node.ts sets it up; the launcher refuses it anywhere else). */
 export interface NodeOptions {
   /** The node's address, on an interface of the run's own network namespace. */
   readonly ip: string
@@ -64,7 +64,7 @@ export interface ControlPlaneOptions {
   readonly sidecars?: readonly Sidecar[]
   readonly kubernetes?: KubernetesMinor
   readonly node?: NodeOptions
-  /** Whose ESO CRDs to install (tools/local/gomodules.ts; default: those of the ESO tools/eso builds). */
+  /** Whose ESO CRDs to install (tools/build/gomodules.ts; default: those of the ESO tools/go/eso builds). */
   readonly esoCrds?: EsoCrds
 }
 

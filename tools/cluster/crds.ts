@@ -1,10 +1,10 @@
 // The CRDs the local control plane installs, taken from their projects' own Go modules at pinned versions
-// (tools/local/gomodules.ts; no copied files): every CRD of the External Secrets Operator, at the version
-// tools/eso builds its controller from, and cert-manager's Certificate and Issuer, so deploy/cert-manager can be
+// (tools/build/gomodules.ts; no copied files): every CRD of the External Secrets Operator, at the version
+// tools/go/eso builds its controller from, and cert-manager's Certificate and Issuer, so deploy/cert-manager can be
 // applied.
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { goModuleDir } from './gomodules.ts'
+import { goModuleDir } from '../build/gomodules.ts'
 
 /** Whose ESO CRDs: the controller's version (`eso`), or the newest served (`esoNewest`). */
 export type EsoCrds = 'eso' | 'esoNewest'

@@ -1,4 +1,4 @@
-// The External Secrets Operator's controller (tools/local/builds.ts builds it from tools/eso), run as a sidecar of the local control plane as a real install runs it: as its own ServiceAccount
+// The External Secrets Operator's controller (tools/build/builds.ts builds it from tools/go/eso), run as a sidecar of the local control plane as a real install runs it: as its own ServiceAccount
 // (external-secrets/external-secrets) with the ClusterRole of ESO's Helm chart, and with the chart's view/edit
 // roles aggregated into the built-in roles, so namespace editors hold exactly the ESO rights they hold in a
 // cluster where ESO was installed with its chart.
@@ -7,9 +7,9 @@ import { join } from 'node:path'
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node'
 import type { ControlPlane, Sidecar } from './controlplane.ts'
 import { esoChartRbac } from './esochart.ts'
-import { buildEso } from './builds.ts'
+import { buildEso } from '../build/builds.ts'
 import { serviceAccountKubeConfig } from './identity.ts'
-import { repoRoot } from './paths.ts'
+import { repoRoot } from '../paths.ts'
 
 export const ESO_NAMESPACE = 'external-secrets'
 export const ESO_SERVICE_ACCOUNT = 'external-secrets'

@@ -1,4 +1,4 @@
-// The RBAC that ESO's own Helm chart installs, read from the chart in ESO's Go module at the version tools/eso
+// The RBAC that ESO's own Helm chart installs, read from the chart in ESO's Go module at the version tools/go/eso
 // pins: the controller's ClusterRole (what ESO's controller may do) and the view/edit ClusterRoles it aggregates
 // into the built-in `view`, `edit` and `admin` roles (what every namespace editor may do with ESO). The local
 // cluster runs ESO and its tenants with exactly these rights, not as cluster admins.
@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1PolicyRule } from '@kubernetes/client-node'
 import { parse } from 'yaml'
-import { goModuleDir } from './gomodules.ts'
+import { goModuleDir } from '../build/gomodules.ts'
 
 export interface EsoChartRbac {
   /** Rules of ClusterRole <release>-controller, bound to ESO's ServiceAccount. */

@@ -8,7 +8,7 @@ import { join, relative } from 'node:path'
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import { parseAllDocuments, stringify } from 'yaml'
 import type { ControlPlaneInfo } from './controlplane.ts'
-import { repoRoot } from './paths.ts'
+import { repoRoot } from '../paths.ts'
 
 interface Doc {
   kind: string

@@ -1,10 +1,10 @@
-// `tsx tools/local/with-controlplane.ts [-- command args...]`: starts the local control plane, runs the command
+// `tsx tools/cluster/with-controlplane.ts [-- command args...]`: starts the local control plane, runs the command
 // with SECRETWIRE_TEST_KUBECONFIG pointing at it and exits with the command's status, stopping the control plane
 // on the way out. Without a command it keeps the control plane up until Ctrl-C.
 import { spawn } from 'node:child_process'
 import { startControlPlane } from './controlplane.ts'
-import { selectedKubernetes } from './builds.ts'
-import { offlineEnv, prepare } from './needs.ts'
+import { selectedKubernetes } from '../build/builds.ts'
+import { offlineEnv, prepare } from '../build/needs.ts'
 
 const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)

@@ -1,4 +1,4 @@
-// `npm run demo` (runs this inside tools/local/with-node.ts): the whole product on a machine with no cluster. The
+// `npm run demo` (runs this inside tools/node/with-node.ts): the whole product on a machine with no cluster. The
 // cluster is up (control plane with its controllers, a node, the real ESO, deploy/eso); this installs secretwire
 // from deploy/ as a platform team would (certs/generate.sh, `kubectl apply -k deploy/plain`, the image built from
 // the Dockerfile, the multi-tenant example policy), runs examples/grafana.yaml and examples/postgres.yaml on the
@@ -9,18 +9,18 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1EnvVar, type V1Pod } from '@kubernetes/client-node'
 import { parseAllDocuments, stringify } from 'yaml'
-import { managedBy } from '../../src/contract.ts'
-import { resources } from '../../src/eso.ts'
-import { images } from '../node/images.ts'
+import { managedBy } from '../../src/core/contract.ts'
+import { resources } from '../../src/core/esoobjects.ts'
+import { images } from '../build/images.ts'
 import { installSecretwire, untilRolledOut } from '../node/install.ts'
-import { kubectlPath } from './builds.ts'
-import { repoRoot } from './paths.ts'
-import { untilSecretwireAnswers } from './webhook.ts'
+import { kubectlPath } from '../build/builds.ts'
+import { repoRoot } from '../paths.ts'
+import { untilSecretwireAnswers } from '../cluster/webhook.ts'
 
 const started = Date.now()
 const say = (line: string) => process.stdout.write(`[demo ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`)
 const kubeconfig = process.env.SECRETWIRE_TEST_KUBECONFIG
-if (kubeconfig === undefined) throw new Error('run the demo with npm run demo (it needs the node of tools/local/with-node.ts)')
+if (kubeconfig === undefined) throw new Error('run the demo with npm run demo (it needs the node of tools/node/with-node.ts)')
 const kc = new KubeConfig()
 kc.loadFromFile(kubeconfig)
 const kubectlBin = await kubectlPath()
@@ -86,7 +86,7 @@ console.log(`\nA bad annotation is refused at admission:\n  ${denied.stderr.trim
 const outsider = kubectl(['run', 'outsider', '-n', 'default', `--image=${images.busybox}`, '--annotations=secretwire.io/shared-secret=grafana-db'])
 console.log(`A namespace the policy leaves out gets nothing:\n  ${outsider.stderr.trim()}`)
 // What a platform team runs to see every shared secret: `secretwire status`, with the demo's admin kubeconfig.
-const status = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli.ts'), 'status'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } })
+const status = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'status'], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } })
 console.log(`\nsecretwire status (exit status ${status.status}):\n${status.stdout}${status.stderr}`)
 console.log(`\nsecretwire's Pods: kubectl -n secretwire get pods; logs: kubectl -n secretwire logs deploy/secretwire.
 Use kubectl inside the run's namespaces (the line starting "the run's namespaces" above says how), with

@@ -1,5 +1,5 @@
 // secretwire installed the way a platform team installs it: certs/generate.sh, then `kubectl apply -k` of
-// deploy/plain through an overlay that sets only the image (to the one tools/node/images.ts built from the
+// deploy/plain through an overlay that sets only the image (to the one tools/build/images.ts built from the
 // Dockerfile), with the policy file given. The demo and the node tests install it this way.
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node'
 import { stringify } from 'yaml'
-import { repoRoot } from '../local/paths.ts'
-import { images } from './images.ts'
+import { repoRoot } from '../paths.ts'
+import { images } from '../build/images.ts'
 
 /** Runs the run's kubectl with these arguments. */
 export type Kubectl = (args: readonly string[], input?: string) => { status: number | null, stdout: string, stderr: string }
@@ -21,7 +21,7 @@ export interface Installed {
 }
 
 /**
- * certs/generate.sh, then deploy/plain with the image set through kustomize to the one tools/node/images.ts built
+ * certs/generate.sh, then deploy/plain with the image set through kustomize to the one tools/build/images.ts built
  * from the Dockerfile, and `policy` as the policy file: what a platform team applies, nothing else.
  */
 export function installSecretwire(kubectl: Kubectl, policy: string): Installed {

@@ -1,4 +1,4 @@
-// `tsx tools/local/with-node.ts [-- command args...]`: the local cluster with a node that runs Pods, and the real
+// `tsx tools/node/with-node.ts [-- command args...]`: the local cluster with a node that runs Pods, and the real
 // ESO, then the command (tests, the demo) against it; without a command it stays up until Ctrl-C.
 //
 // Everything runs inside namespaces this script creates (`unshare --fork --pid --mount-proc --net --mount`):
@@ -15,13 +15,13 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:http'
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { NodeImages } from '../node/images.ts'
-import { startControlPlane, type ControlPlaneCommand } from './controlplane.ts'
-import { kubectlPath } from './builds.ts'
-import { esoSidecar, startEso } from './eso.ts'
-import { offlineEnv, prepare } from './needs.ts'
-import { cacheRoot } from './gobuild.ts'
-import { installStore, untilStoreReady } from './store.ts'
+import type { NodeImages } from '../build/images.ts'
+import { startControlPlane, type ControlPlaneCommand } from '../cluster/controlplane.ts'
+import { kubectlPath } from '../build/builds.ts'
+import { esoSidecar, startEso } from '../cluster/eso.ts'
+import { offlineEnv, prepare } from '../build/needs.ts'
+import { cacheRoot } from '../build/gobuild.ts'
+import { installStore, untilStoreReady } from '../cluster/store.ts'
 
 /** The node's address: a private range, on an interface that exists only inside the run's network namespace. */
 export const NODE_IP = '172.31.255.1'

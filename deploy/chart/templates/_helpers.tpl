@@ -7,7 +7,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The namespace secretwire runs in. Fixed: the admission policies let only system:serviceaccount:secretwire:secretwire
-reach the store (src/contract.ts), so an install elsewhere would be refused by its own guard.
+reach the store (src/core/contract.ts), so an install elsewhere would be refused by its own guard.
 */}}
 {{- define "secretwire.namespace" -}}
 {{- if ne .Release.Namespace "secretwire" -}}

@@ -1,5 +1,6 @@
+// Room: tools/build/needs.ts, tools/build/gomodules.ts, tools/build/gobuild.ts
 // A machine that never saw the project: the node run's namespaces have no network, so everything it reads from the
-// Go module cache must be fetched by tools/local/needs.ts `prepare` before it enters them. Proven with an empty
+// Go module cache must be fetched by tools/build/needs.ts `prepare` before it enters them. Proven with an empty
 // module cache: prepare fills it (from a proxy made of this machine's module cache, so the test itself needs no
 // network), then the run's reads succeed in a network namespace of their own with the real proxy configured; with
 // the cache left empty the same reads fail, naming the fix. Also: a module a run did not declare is refused even
@@ -9,10 +10,10 @@ import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { buildGo } from '../../tools/local/gobuild.ts'
-import { goModuleDir, goModules } from '../../tools/local/gomodules.ts'
-import { needs } from '../../tools/local/needs.ts'
-import { repoRoot } from '../../tools/local/paths.ts'
+import { buildGo } from '../../../tools/build/gobuild.ts'
+import { goModuleDir, goModules } from '../../../tools/build/gomodules.ts'
+import { needs } from '../../../tools/build/needs.ts'
+import { repoRoot } from '../../../tools/paths.ts'
 
 const goEnv = (name: string) => spawnSync('go', ['env', name], { encoding: 'utf8' }).stdout.trim()
 const realCache = goEnv('GOMODCACHE')
@@ -34,7 +35,7 @@ t.test('the node run, from an empty module cache: prepare fetches everything, th
 
   // Outside, as with-node.ts runs it: `npm run setup node` (prepare(['node'])), the module proxy being this
   // machine's module cache (what the real proxy served it), checksums off as a file proxy has no database.
-  const setup = spawnSync(tsx, [join(repoRoot, 'tools', 'local', 'needs.ts'), 'node'], {
+  const setup = spawnSync(tsx, [join(repoRoot, 'tools', 'build', 'needs.ts'), 'node'], {
     cwd: repoRoot, encoding: 'utf8', timeout: 600_000,
     env: personEnv({ GOMODCACHE: cache, GOPROXY: `file://${realCache}/cache/download`, GOSUMDB: 'off' }),
   })

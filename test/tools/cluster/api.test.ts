@@ -1,8 +1,9 @@
+// Room: tools/cluster/controlplane.ts
 // The local control plane is a real API server backed by a real etcd: objects written come back as stored.
 import { readFile } from 'node:fs/promises'
 import { CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
-import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { freshNamespace, kubeConfig } from '../../helpers/cluster.ts'
 
 t.test('a Namespace and a Pod created through the API server read back as stored', async (t) => {
   const kc = await kubeConfig()

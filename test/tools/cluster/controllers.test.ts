@@ -1,11 +1,12 @@
+// Room: tools/cluster/controlplane.ts, tools/go/controlplane/
 // The control plane runs what a real cluster runs besides the API server: the controllers act on what is stored
 // and the scheduler looks at every Pod. (No node runs here: Pods are scheduled nowhere and say so.)
 import { AppsV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node'
 import t from 'tap'
-import { kubernetesMinors, selectedKubernetes } from '../../tools/local/builds.ts'
-import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
-import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
-import { workload } from '../helpers/objects.ts'
+import { kubernetesMinors, selectedKubernetes } from '../../../tools/build/builds.ts'
+import { untilWebhookAnswers } from '../../../tools/cluster/webhook.ts'
+import { freshNamespace, kubeConfig } from '../../helpers/cluster.ts'
+import { workload } from '../../helpers/objects.ts'
 
 const until = (what: string, probe: () => Promise<boolean>, timeoutMs = 30_000) =>
   untilWebhookAnswers(probe, timeoutMs).catch(() => { throw new Error(`not within ${timeoutMs} ms: ${what}`) })

@@ -1,8 +1,9 @@
+// Room: tools/cluster/crds.ts
 // ESO's CRDs are installed from its Go module: valid objects are stored, invalid ones are rejected by the CRD's
 // OpenAPI schema, inside the API server.
 import { CustomObjectsApi } from '@kubernetes/client-node'
 import t from 'tap'
-import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
+import { freshNamespace, kubeConfig } from '../../helpers/cluster.ts'
 
 const password = { group: 'generators.external-secrets.io', version: 'v1alpha1', plural: 'passwords' }
 const externalSecret = { group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets' }

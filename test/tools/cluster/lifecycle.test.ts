@@ -1,9 +1,10 @@
+// Room: tools/cluster/controlplane.ts, tools/go/controlplane/
 // The launcher's promises: the API server can be stopped and started again over the same etcd (fault tests rely
 // on it), and stopping the control plane leaves no process and no files behind.
 import { existsSync } from 'node:fs'
 import { CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
-import { startControlPlane } from '../../tools/local/controlplane.ts'
+import { startControlPlane } from '../../../tools/cluster/controlplane.ts'
 
 function alive(pid: number): boolean {
   try {

@@ -1,12 +1,13 @@
+// Room: tools/cluster/webhook.ts
 // The API server calls a webhook over HTTPS at https://127.0.0.1:PORT and applies the patch it returns.
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node'
 import t from 'tap'
-import { loopbackCert } from '../helpers/certs.ts'
-import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
-import { untilWebhookAnswers } from '../../tools/local/webhook.ts'
-import { registerMutatingWebhook } from '../helpers/webhook.ts'
+import { loopbackCert } from '../../helpers/certs.ts'
+import { freshNamespace, kubeConfig } from '../../helpers/cluster.ts'
+import { untilWebhookAnswers } from '../../../tools/cluster/webhook.ts'
+import { registerMutatingWebhook } from '../../helpers/webhook.ts'
 
 t.test('a Pod created through the API server comes back mutated by a registered webhook', async (t) => {
   const kc = await kubeConfig()

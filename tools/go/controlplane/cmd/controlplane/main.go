@@ -75,7 +75,7 @@ func main() {
 	flag.Var(&o.sidecarArgs, "sidecar-arg", "NAME=ARG: an argument for sidecar NAME (repeatable, in order)")
 	flag.Var(&o.sidecarEnv, "sidecar-env", "NAME=KEY=VALUE: an environment variable for sidecar NAME (repeatable)")
 	flag.Var(&o.sidecarManual, "sidecar-manual", "NAME: start sidecar NAME only on the start-sidecar command")
-	flag.StringVar(&o.node.ip, "node-ip", "", "run a node with this address (inside tools/local/with-node.ts only): containerd, kubelet, kube-proxy")
+	flag.StringVar(&o.node.ip, "node-ip", "", "run a node with this address (inside tools/node/with-node.ts only): containerd, kubelet, kube-proxy")
 	flag.StringVar(&o.node.sandboxImage, "sandbox-image", "", "with --node-ip: the pause image (imported with --image)")
 	flag.StringVar(&o.node.cniBinDir, "cni-bin-dir", "/usr/lib/cni", "with --node-ip: where the CNI plugins are")
 	flag.Var(&o.node.images, "image", "with --node-ip: an OCI image tar to import into the node's containerd (repeatable)")

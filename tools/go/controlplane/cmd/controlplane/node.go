@@ -18,7 +18,7 @@ import (
 )
 
 // A node on this machine, so Pods run: containerd (with runc and the CNI bridge), the kubelet and kube-proxy.
-// It runs inside the network, mount and PID namespaces that tools/local/with-node.ts creates for the whole run:
+// It runs inside the network, mount and PID namespaces that tools/node/with-node.ts creates for the whole run:
 // every address is the run's own (the node IP is on a veth pair inside it), /run, /var/lib and /var/log are
 // tmpfs there (the paths containerd and the kubelet insist on), and when the run ends the kernel kills whatever
 // is left in its PID namespace. The launcher refuses --node-ip anywhere else (checkNodeNamespaces).
@@ -50,7 +50,7 @@ func checkNodeNamespaces() error {
 	}
 	for _, path := range []string{"/run", "/var/lib", "/var/log"} {
 		if !tmpfs[path] {
-			return fmt.Errorf("--node-ip: %s is not a tmpfs of this run's own mount namespace; start the node with tools/local/with-node.ts", path)
+			return fmt.Errorf("--node-ip: %s is not a tmpfs of this run's own mount namespace; start the node with tools/node/with-node.ts", path)
 		}
 	}
 	return nil
@@ -147,7 +147,7 @@ resolvConf: %s
 # so a rotated certificate or an edited policy reaches secretwire's Pods within the tests' patience.
 syncFrequency: 10s
 # The kubelet sets kernel.panic, kernel.panic_on_oops and vm.overcommit_memory as a node needs them;
-# tools/local/with-node.ts restores the machine's values when the run ends.
+# tools/node/with-node.ts restores the machine's values when the run ends.
 protectKernelDefaults: false
 `, containerdSocket, o.ip, port, p.caFile, resolv)
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
