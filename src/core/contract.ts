@@ -73,6 +73,12 @@ export const identities = {
    * cluster admins included, is refused. For incidents; a fork of a password is then possible, so say why.
    */
   breakGlassGroup: 'secretwire:break-glass',
+  /**
+   * ESO's controller, as ESO's Helm chart names its ServiceAccount (release external-secrets in namespace
+   * external-secrets): it may update secretwire's objects, which ESO does to add its finalizer, writing back the
+   * spec with its own defaults filled in (from ESO 0.17). It is trusted already: it reads every Secret.
+   */
+  esoController: { namespace: 'external-secrets', name: 'external-secrets' },
 } as const
 
 export function serviceAccountUser(sa: { readonly namespace: string, readonly name: string }): string {

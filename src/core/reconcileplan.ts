@@ -14,7 +14,7 @@ import type { Consumer } from './consumers.ts'
 /** ESO's sync state of an ExternalSecret or PushSecret, from its Ready condition. */
 export type SyncState = 'synced' | 'pending' | 'failed'
 
-/** ESO's message (v0.16 to v0.20) when it may not replace an immutable target Secret's data. */
+/** ESO's message (before 0.19.1: upstream issue #4976) when it may not replace an immutable target Secret's data. */
 const immutableTarget = 'could not update secret, target is immutable'
 
 export interface WithConditions {
@@ -30,8 +30,8 @@ export function syncStateOf(o: WithConditions, stored = false): { state: SyncSta
   if (ready?.status === 'True') return { state: 'synced' }
   const detail = [ready?.reason, ready?.message].filter((x) => x !== undefined && x !== '').join(': ') || 'no status from ESO yet'
   // The stored secret's ExternalSecret (strategy generate) says this only when its Secret exists, is immutable and
-  // ESO generated again: the stored password is there and unchanged. ESO v0.16 gets there by re-reading its own
-  // ExternalSecret from a stale cache right after the first sync, and then keeps retrying (it rewrites the
+  // ESO generated again: the stored password is there and unchanged. ESO before 0.19.1 gets there by re-reading
+  // its own ExternalSecret from a stale cache right after the first sync, and then keeps retrying (it rewrites the
   // Secret's data-hash annotation each time); the immutable Secret is what keeps the password from changing.
   if (stored && ready?.message === immutableTarget) return { state: 'synced', detail: `unchanged (ESO generated again; the immutable Secret refused it)` }
   return { state: ready?.status === 'False' && /Error/.test(ready.reason ?? '') ? 'failed' : 'pending', detail }

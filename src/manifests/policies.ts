@@ -24,11 +24,14 @@ import type { Manifest } from './yaml.ts'
 export interface GuardSettings {
   readonly storageNamespace: string
   readonly clusterSecretStore: string
+  /** The username of ESO's controller (system:serviceaccount:NAMESPACE:NAME). */
+  readonly esoController: string
 }
 
 export const defaultGuardSettings: GuardSettings = {
   storageNamespace: settings.storageNamespace.default,
   clusterSecretStore: settings.clusterSecretStore.default,
+  esoController: serviceAccountUser(identities.esoController),
 }
 
 export const policyNames = {
@@ -43,7 +46,7 @@ export const policyNames = {
 type Policy = Manifest<V1ValidatingAdmissionPolicy | V1ValidatingAdmissionPolicyBinding>
 
 export function admissionPolicies(s: GuardSettings = defaultGuardSettings): Policy[] {
-  return [...wired(), ...storeAccess(s), ...managedObjects(), ...storedSecrets(s), ...esoCrossNamespace(), ...reconcilerScope(s)]
+  return [...wired(), ...storeAccess(s), ...managedObjects(s), ...storedSecrets(s), ...esoCrossNamespace(), ...reconcilerScope(s)]
 }
 
 const secretwireUser = serviceAccountUser(identities.secretwire)
@@ -122,7 +125,8 @@ function storeAccess(s: GuardSettings): Policy[] {
     'per-entry sourceRef, inside a ClusterExternalSecret or ClusterPushSecret, or through a PushSecret label\n' +
     'selector over ClusterSecretStores (which could match it). Workloads get a shared password through the\n' +
     'secretwire.io/shared-secret annotation, where secretwire applies its policy. Updates that leave spec, labels\n' +
-    'and annotations alone (finalizers: the garbage collector) stay open.', {
+    'and annotations alone (finalizers: the garbage collector) stay open, and so do ESO\'s controller\'s updates of\n' +
+    'secretwire\'s own objects (it adds its finalizer and writes back its defaults; its username is a variable).', {
       failurePolicy: 'Fail',
       matchConstraints: {
         resourceRules: [{
@@ -132,6 +136,7 @@ function storeAccess(s: GuardSettings): Policy[] {
       },
       variables: [
         { name: 'store', expression: cel(s.clusterSecretStore) },
+        { name: 'esoController', expression: cel(s.esoController) },
         {
           // The ExternalSecret or PushSecret spec, also where the Cluster variants nest it.
           name: 'spec',
@@ -156,9 +161,10 @@ function storeAccess(s: GuardSettings): Policy[] {
           name: 'unchanged',
           expression: `request.operation == 'UPDATE' &&\n  ${unchanged('spec')} && ${unchanged('metadata.labels')} && ${unchanged('metadata.annotations')}`,
         },
+        { name: 'esoUpdatesSecretwires', expression: esoUpdatesSecretwires },
       ],
       validations: [{
-        expression: `!variables.reachesStore || variables.unchanged || ${bySecretwire} || ${byBreakGlass}`,
+        expression: `!variables.reachesStore || variables.unchanged || variables.esoUpdatesSecretwires || ${bySecretwire} || ${byBreakGlass}`,
         messageExpression: '\'ClusterSecretStore \' + variables.store + \' holds the passwords secretwire shares: only secretwire (\' +\n' +
           `${cel(secretwireUser)} + ') may create or change objects that reference it, by name or by a label selector over ` +
           'ClusterSecretStores. To use a shared password, annotate the workload with ' +
@@ -168,7 +174,16 @@ function storeAccess(s: GuardSettings): Policy[] {
     })
 }
 
-function managedObjects(): Policy[] {
+/**
+ * ESO's controller updating one of secretwire's objects and keeping its labels: ESO adds its finalizer and writes
+ * the spec back with its defaults filled in (from ESO 0.17). Only updates, only of objects secretwire labelled: ESO
+ * creates nothing here, and repoints nothing (a ClusterExternalSecret that would have ESO do so is refused).
+ */
+const esoUpdatesSecretwires = 'request.operation == \'UPDATE\' && request.userInfo.username == variables.esoController &&\n' +
+  `  oldObject != null && has(oldObject.metadata.labels) && ${cel(managedBy.key)} in oldObject.metadata.labels &&\n` +
+  `  oldObject.metadata.labels[${cel(managedBy.key)}] == ${cel(managedBy.value)} && ${unchanged('metadata.labels')}`
+
+function managedObjects(s: GuardSettings): Policy[] {
   const isManaged = (o: string) => `${o} != null && has(${o}.metadata.labels) && ${cel(managedBy.key)} in ${o}.metadata.labels &&\n` +
     `  ${o}.metadata.labels[${cel(managedBy.key)}] == ${cel(managedBy.value)}`
   return policy(policyNames.managedObjects,
@@ -176,7 +191,8 @@ function managedObjects(): Policy[] {
     'annotations would repoint them or make ESO push or generate again (a forked password), so nobody else may\n' +
     'create objects with that label, change one, relabel it or delete it. Changes that leave spec, labels and\n' +
     'annotations alone (finalizers, owner references) stay open to the controllers that make them, and a namespace\n' +
-    'being deleted can always delete them.', {
+    'being deleted can always delete them. ESO\'s controller may update them: it adds its finalizer and writes the\n' +
+    'spec back with its defaults filled in (its username is the first variable: patch it if ESO runs as another).', {
       failurePolicy: 'Fail',
       matchConstraints: {
         resourceRules: [
@@ -186,14 +202,17 @@ function managedObjects(): Policy[] {
       },
       matchConditions: [{ name: 'managed', expression: `(${isManaged('object')}) ||\n(${isManaged('oldObject')})` }],
       variables: [
+        { name: 'esoController', expression: cel(s.esoController) },
         {
           name: 'unchanged',
           expression: `request.operation == 'UPDATE' && ${isManaged('oldObject')} &&\n` +
             `  ${unchanged('spec')} && ${unchanged('metadata.labels')} && ${unchanged('metadata.annotations')}`,
         },
+        { name: 'esoUpdatesSecretwires', expression: esoUpdatesSecretwires },
       ],
       validations: [{
         expression: `${bySecretwire} || ${byBreakGlass} ||\n` +
+          'variables.esoUpdatesSecretwires ||\n' +
           `(request.operation == 'DELETE' && ${namespaceTerminating}) ||\nvariables.unchanged`,
         messageExpression: 'request.operation + \' of \' + request.kind.kind + \' \' + request.namespace + \'/\' + request.name +\n' +
           `' refused: objects labelled ${managedBy.key}=${managedBy.value} are created, changed and deleted only by secretwire, ` +

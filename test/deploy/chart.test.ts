@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
+import { admissionPolicies } from '../../src/manifests/policies.ts'
 import { repoRoot } from '../../tools/paths.ts'
 import { buildHelm, kubectlPath } from '../../tools/build/builds.ts'
 import { describeRuns, runDocBlock } from '../helpers/docs.ts'
@@ -114,6 +115,14 @@ t.test('the default install makes its own CA and serving certificate for the Ser
   const cert = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'))
   t.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey), 'the serving certificate is signed by it')
   t.equal(cert.checkHost('secretwire.secretwire.svc'), 'secretwire.secretwire.svc', 'for the name the API server calls')
+})
+
+t.test('the store and ESO\'s controller in values reach the guard policies, as the generator would write them', async (t) => {
+  const rendered = template(['eso.storageNamespace=vault', 'eso.clusterSecretStore=team-store', 'eso.controller.namespace=eso', 'eso.controller.serviceAccount=eso-ctl'])
+  t.equal(rendered.status, 0, rendered.stderr)
+  const policies = objects(rendered.stdout).filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map(withoutHelm)
+  const expected = admissionPolicies({ storageNamespace: 'vault', clusterSecretStore: 'team-store', esoController: 'system:serviceaccount:eso:eso-ctl' })
+  t.strictSame(new Map(policies.map((o) => [id(o), o])), new Map(expected.map(({ object }) => JSON.parse(JSON.stringify(object)) as K8sObject).map((o) => [id(o), o])))
 })
 
 t.test('a mistake in values fails with a message naming it, and installs nothing', async (t) => {

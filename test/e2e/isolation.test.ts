@@ -191,11 +191,12 @@ t.test('even break-glass cannot regenerate it by deleting and recreating secretw
   const copyInB = await core.readNamespacedSecret({ namespace: 'team-b', name: 'secretwire-shared-db' })
   await bg.remove('ExternalSecret', storage, 'secretwire-shared-db')
   await bg.remove('ExternalSecret', 'team-b', 'secretwire-shared-db')
-  // The next admissions recreate both; ESO generates once more for the new storage ExternalSecret, and the API
-  // server refuses the write: the stored Secret is immutable (and its data guarded).
+  // The next admissions recreate both. The stored Secret outlives its ExternalSecret (creationPolicy Orphan) and is
+  // immutable, so ESO (from 0.19.1) leaves its data alone and reports it synced; an older ESO generated once more
+  // and had the write refused. Either way the password stays.
   await deploy(kc, 'team-c', 'app', 'shared-db')
   await deploy(kc, 'team-b', 'again', 'shared-db')
-  await untilEsoReports(t, storage, 'secretwire-shared-db', /immutable|secretwire-stored-secrets/)
+  await untilEsoReports(t, storage, 'secretwire-shared-db', /secret synced|immutable|secretwire-stored-secrets/)
   // team-b's copy went with its ExternalSecret (the garbage collector deletes what it owns) and came back.
   await untilRecreated(t, 'team-b', 'secretwire-shared-db', copyInB.metadata!.uid!)
   for (const ns of [storage, 'team-b', 'team-c']) t.equal(await cluster.fingerprint(ns, 'secretwire-shared-db'), original, `${ns}: the same password`)
@@ -317,13 +318,20 @@ t.test('a PushSecret that selects Secrets by label would hand ESO every stored p
     'a tenant\'s PushSecret selecting Secrets by label')
   t.same(received, [], 'nothing reached the sink')
 
-  // The control: break-glass may create it (the policies exempt the group), and ESO does push the stored
-  // password of another namespace to the sink. This is the hole the policy closes.
+  // The control: break-glass may create it (the policies exempt the group) and ESO runs it. ESO before 0.19 listed
+  // the selected Secrets in every namespace and pushed the stored passwords to the sink: the hole the policy closes
+  // for clusters that still run one. ESO 0.19 and later list in the PushSecret's namespace only, so the sink gets
+  // the decoy of intruder's own and nothing of the storage namespace.
+  const decoy = `decoy-${Date.now()}`
+  await core.createNamespacedSecret({ namespace: 'intruder', body: {
+    metadata: { name: 'decoy', labels: { 'reconcile.external-secrets.io/managed': 'true' } }, stringData: { password: decoy },
+  } })
   await objects(breakGlass).create('PushSecret', 'intruder', grab)
-  await untilWebhookAnswers(async () => received.includes(original), 60_000)
-    .catch(() => { throw new Error(`the sink did not receive the stored password; it received ${received.length} Secrets`) })
-  t.pass('control: as break-glass, the same PushSecret delivers eso-secret-storage/secretwire-shared-db to the sink')
+  await untilWebhookAnswers(async () => received.includes(createHash('sha256').update(decoy).digest('hex')), 60_000)
+    .catch(() => { throw new Error(`ESO did not push intruder's own labelled Secret to the sink; it received ${received.length} Secrets`) })
+  t.notOk(received.includes(original), 'control: as break-glass the PushSecret runs, and ESO (>= 0.19) pushes intruder\'s own Secret, not the stored password')
   await objects(breakGlass).remove('PushSecret', 'intruder', 'grab')
+  await core.deleteNamespacedSecret({ namespace: 'intruder', name: 'decoy' })
 })
 
 t.test('at the end: every namespace that uses shared-db holds the password made first', async (t) => {

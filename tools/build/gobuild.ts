@@ -6,7 +6,7 @@
 // in the cache is an error, never a download.
 import { createHash } from 'node:crypto'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -56,7 +56,7 @@ const building = new Map<string, Promise<string>>()
 /** Returns the directory holding the built binaries, building them first when no cached build matches. */
 export async function buildGo(build: GoBuild, out: Say = say): Promise<string> {
   const binDir = await binDirOf(build)
-  if (existsSync(join(binDir, '.complete'))) return binDir
+  if (existsSync(join(binDir, '.complete'))) return used(binDir)
   let inFlight = building.get(binDir)
   if (inFlight === undefined) {
     building.set(binDir, inFlight = compile(build, binDir, out).finally(() => building.delete(binDir)))
@@ -106,7 +106,7 @@ async function compile(build: GoBuild, binDir: string, out: Say): Promise<string
   await rename(tmp, binDir)
   step.done(`${downloaded} modules downloaded, ${compiled} of ${packages} packages compiled, in ${duration(Date.now() - started)}`)
   await pruneOtherBuilds(build.name, binDir)
-  return binDir
+  return used(binDir)
 }
 
 async function inputHash(build: GoBuild): Promise<string> {
@@ -128,18 +128,39 @@ async function sourceFiles(dir: string): Promise<string[]> {
     .sort()
 }
 
+/** How long a build nobody has used stays: another checkout, or a run still going, may be using it. */
+export const unusedForMs = 24 * 3600_000
+
+/** Marks a cached build (or image) as used now, at most once a minute; returns its path. */
+export function used(path: string): string {
+  const marker = `${path}.used`
+  try {
+    if (Date.now() - statSync(marker).mtimeMs < 60_000) return path
+  } catch { /* first use */ }
+  writeFileSync(marker, '')
+  return path
+}
+
+/** Whether a cached build (or image) was used within `unusedForMs`, by the time of its marker or its own. */
+export function recentlyUsed(path: string): boolean {
+  const time = (p: string) => { try { return statSync(p).mtimeMs } catch { return 0 } }
+  return Date.now() - Math.max(time(`${path}.used`), time(path)) < unusedForMs
+}
+
 /**
- * Keeps the cache from growing with every edit: only the newest build of each tool stays. A killed build's
- * temporary folder goes too, once its process is gone (its pid is in the name).
+ * Keeps the cache from growing with every edit: other builds of the same tool go once nobody has used them for a
+ * day (a run in another checkout may be using one right now: removing it under that run broke it). A killed
+ * build's temporary folder goes once its process is gone (its pid is in the name).
  */
 async function pruneOtherBuilds(name: string, keep: string): Promise<void> {
   const dir = join(cacheRoot(), 'bin')
   for (const entry of await readdir(dir)) {
     const path = join(dir, entry)
-    if (!entry.startsWith(`${name}-`) || path === keep) continue
+    if (!entry.startsWith(`${name}-`) || path === keep || path === `${keep}.used` || entry.endsWith('.used')) continue
     const pid = /\.tmp-(\d+)$/.exec(entry)?.[1]
-    if (pid !== undefined && alive(Number(pid))) continue
+    if (pid !== undefined ? alive(Number(pid)) : recentlyUsed(path)) continue
     await rm(path, { recursive: true, force: true })
+    await rm(`${path}.used`, { force: true })
   }
 }
 

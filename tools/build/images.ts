@@ -11,7 +11,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { goModuleDir } from './gomodules.ts'
-import { cacheRoot, offline } from './gobuild.ts'
+import { cacheRoot, offline, recentlyUsed, used } from './gobuild.ts'
 import { runLogged, startStep } from './progress.ts'
 import { repoRoot } from '../paths.ts'
 import { buildDockerfile, copySharedLibraries } from './dockerfile.ts'
@@ -41,13 +41,20 @@ async function cached(name: string, inputs: string, make: (out: string) => void 
   mkdirSync(dir, { recursive: true })
   const key = createHash('sha256').update(inputs).digest('hex').slice(0, 16)
   const out = join(dir, `${name}-${key}.tar`)
-  if (existsSync(out)) return out
+  if (existsSync(out)) return used(out)
   if (offline()) throw new Error(`image ${name} is not built, and this run is offline (SECRETWIRE_OFFLINE=1): tools/build/needs.ts builds it before a run`)
   const tmp = `${out}.tmp-${process.pid}`
   await make(tmp)
   renameSync(tmp, out)
-  for (const f of readdirSync(dir)) if (f.startsWith(`${name}-`) && join(dir, f) !== out && !f.includes('.tmp-')) rmSync(join(dir, f), { force: true })
-  return out
+  // Other versions go once unused for a day (a node run in another checkout may be importing one).
+  for (const f of readdirSync(dir)) {
+    const path = join(dir, f)
+    if (f.startsWith(`${name}-`) && f.endsWith('.tar') && path !== out && !recentlyUsed(path)) {
+      rmSync(path, { force: true })
+      rmSync(`${path}.used`, { force: true })
+    }
+  }
+  return used(out)
 }
 
 function busyboxImage(): Promise<string> {

@@ -24,7 +24,7 @@ function personEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra }
 }
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx')
-const sandboxReads = join(repoRoot, 'test', 'controlplane', 'sandbox-reads.ts')
+const sandboxReads = join(repoRoot, 'test', 'tools', 'build', 'sandbox-reads.ts')
 /** In a new network namespace: loopback only, down; nothing outside can be reached. */
 const inNetworkNamespace = (env: NodeJS.ProcessEnv) => spawnSync('unshare', ['--net', '--', tsx, sandboxReads], { cwd: repoRoot, env, encoding: 'utf8', timeout: 120_000 })
 
@@ -66,7 +66,7 @@ t.test('a module the run did not declare is refused, even when the cache has it'
   t.teardown(() => { if (saved === undefined) delete process.env.SECRETWIRE_RUN_MODULES; else process.env.SECRETWIRE_RUN_MODULES = saved })
   process.env.SECRETWIRE_RUN_MODULES = 'certManager'
   t.ok(await goModuleDir('certManager'), 'a declared module is read')
-  await t.rejects(goModuleDir('eso'), /is not among the modules tools\/local\/needs\.ts declares for this run \(certManager\)/)
+  await t.rejects(goModuleDir('eso'), /is not among the modules tools\/build\/needs\.ts declares for this run \(certManager\)/)
 })
 
 t.test('offline, a build that is not cached is refused, never started', async (t) => {
