@@ -32,9 +32,6 @@ const separator = process.argv.indexOf('--')
 const command = separator === -1 ? [] : process.argv.slice(separator + 1)
 const say = (line: string) => process.stderr.write(`[secretwire] ${line}\n`)
 
-if (process.env.SECRETWIRE_NODE_INSIDE === '1') await inside()
-else await outside()
-
 async function outside(): Promise<never> {
   if (process.getuid?.() !== 0) fail('a node needs root (namespaces, mounts, cgroups)')
   const missing = [['unshare', 'util-linux'], ['ip', 'iproute2'], ['containerd', 'containerd'], ['runc', 'runc'], ['ctr', 'containerd'], ['gcc', 'gcc']]
@@ -254,3 +251,7 @@ function fail(message: string): never {
   say(`node: ${message}`)
   process.exit(1)
 }
+
+// Last, so that every constant above is initialised before either side runs.
+if (process.env.SECRETWIRE_NODE_INSIDE === '1') await inside()
+else await outside()
