@@ -13,9 +13,10 @@ export const annotationPrefix = 'secretwire.io'
 export const annotations = {
   sharedSecret: {
     key: 'shared-secret',
-    example: 'grafana-db, metrics-token=TOKEN',
-    doc: 'Comma-separated entries NAME or NAME=ENV_VAR; each injects ENV_VAR (default: NAME upper-cased, - as _) ' +
-      'holding the shared password NAME. Required to opt in.',
+    example: 'grafana-db, grafana-db:url=DB_PASS, metrics-token=TOKEN',
+    doc: 'Comma-separated entries NAME[:FORM][=ENV_VAR]; each injects ENV_VAR holding the shared password NAME in FORM: ' +
+      '`raw` (the default; ENV_VAR defaults to NAME upper-cased, - as _), `url` (percent-encoded for a URL; default ' +
+      'NAME_URLENCODED) or `file` (a read-only file, mode 0400; ENV_VAR, default NAME_FILE, holds its path). Required to opt in.',
   },
   containers: {
     key: 'containers',
@@ -94,6 +95,38 @@ export const excludedNamespaces: readonly string[] = ['kube-system', 'kube-publi
 /** The key that holds the password in the stored Secret and in every wired Secret (the Password generator's output key). */
 export const passwordKey = 'password'
 
+/**
+ * The forms a workload takes a password in (`NAME:FORM` in the shared-secret annotation). Each wired Secret holds
+ * the raw password and its percent-encoded copy, made by ESO's template engine from the stored password.
+ */
+export const passwordForms = {
+  /** The password as generated, in an env var (`secretKeyRef` to key `password`). */
+  raw: { key: passwordKey, envSuffix: '' },
+  /**
+   * Percent-encoded (ESO's `urlquery`: every byte but A-Z a-z 0-9 - _ . ~), for `scheme://user:$(VAR)@host`: a raw
+   * `@` or `$` in a URL's userinfo breaks libpq and other strict parsers. In an env var, from key `password-url`.
+   */
+  url: { key: 'password-url', envSuffix: '_URLENCODED' },
+  /**
+   * A file (key `password`, mode 0400, the volume read-only) at `/var/run/secretwire/NAME/password`; the env var
+   * holds its path, for images that read `*_FILE`. A non-root user reads it through the Pod's fsGroup.
+   */
+  file: { key: passwordKey, envSuffix: '_FILE' },
+} as const
+export type PasswordForm = keyof typeof passwordForms
+export const passwordFormNames = Object.keys(passwordForms) as PasswordForm[]
+
+/** Where the `file` form mounts NAME's Secret (one directory per NAME, so two NAMEs never share a mount). */
+export const fileMountRoot = '/var/run/secretwire'
+/** Mode of the password file: owner-read only (the kubelet adds group read when the Pod sets fsGroup). */
+export const fileMode = 0o400
+
+/**
+ * Written on every ExternalSecret secretwire makes in a workload namespace: the version of its spec. One made by
+ * an older secretwire (without the `url` key) is brought up to date at the next admission that needs it.
+ */
+export const consumerShapeAnnotation = { key: `${annotationPrefix}/shape`, value: '2' } as const
+
 /** Every object and Secret for shared secret NAME is named `secretwire-NAME`, in the storage and workload namespaces. */
 export const namePrefix = 'secretwire-'
 /** NAME is a DNS-1123 label short enough that `secretwire-NAME` is one too. */
@@ -103,9 +136,9 @@ export function resourceName(sharedSecret: string): string {
   return namePrefix + sharedSecret
 }
 
-/** NAME → GRAFANA_DB style default for the env var. */
-export function defaultEnvVar(sharedSecret: string): string {
-  return sharedSecret.toUpperCase().replaceAll('-', '_')
+/** NAME → GRAFANA_DB style default for the env var (GRAFANA_DB_URLENCODED, GRAFANA_DB_FILE for the other forms). */
+export function defaultEnvVar(sharedSecret: string, form: PasswordForm = 'raw'): string {
+  return sharedSecret.toUpperCase().replaceAll('-', '_') + passwordForms[form].envSuffix
 }
 
 export type Strategy = 'push' | 'generate'

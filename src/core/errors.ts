@@ -51,6 +51,16 @@ export class EnvConflict extends AdmissionError {
   }
 }
 
+/** The `file` form's volume name or mount path is already taken by something else in the Pod. */
+export class MountConflict extends AdmissionError {
+  readonly code = 400
+  readonly reason = 'BadRequest'
+  constructor(what: string, sharedSecret: string) {
+    super(`${what}, which secretwire would use for the file of shared secret ${quote(sharedSecret)} (form file): ` +
+      'remove it, or take the password in another form')
+  }
+}
+
 /** The policy (SECRETWIRE_CONFIG) does not let this namespace use the shared secret. */
 export class NamespaceNotAllowed extends AdmissionError {
   readonly code = 403

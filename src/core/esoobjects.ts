@@ -6,9 +6,12 @@
 //                    or PushSecret secretwire-NAME      (strategy push: pushes one password into the store)
 //                       → Secret secretwire-NAME, key `password` (the stored secret)
 //   each workload namespace:
-//                       ExternalSecret secretwire-NAME → Secret secretwire-NAME, key `password`, read through the
-//                       ClusterSecretStore
-import { managedBy, passwordKey, resourceName, sharedSecretLabel, type PasswordShape, type PushUpdatePolicy, type Strategy } from './contract.ts'
+//                       ExternalSecret secretwire-NAME → Secret secretwire-NAME, read through the
+//                       ClusterSecretStore: key `password`, and `password-url` (its percent-encoded form)
+import {
+  consumerShapeAnnotation, fileMode, fileMountRoot, managedBy, passwordForms, passwordKey, resourceName, sharedSecretLabel,
+  type PasswordForm, type PasswordShape, type PushUpdatePolicy, type Strategy,
+} from './contract.ts'
 
 export type ManagedKind = 'Password' | 'PushSecret' | 'ExternalSecret'
 
@@ -19,6 +22,7 @@ export interface ManagedObject {
     readonly name: string
     readonly namespace: string
     readonly labels: Readonly<Record<string, string>>
+    readonly annotations?: Readonly<Record<string, string>>
   }
   readonly spec: Readonly<Record<string, unknown>>
 }
@@ -83,20 +87,64 @@ export function storageObjects(sharedSecret: string, shape: PasswordShape, s: Es
   return [generator, store]
 }
 
-/** The ExternalSecret that copies the stored password into a plain Secret of the workload's namespace. */
+/**
+ * The ExternalSecret that copies the stored password into a plain Secret of the workload's namespace, in every
+ * form (contract.ts passwordForms): ESO's template engine writes `password` byte for byte and `password-url`
+ * through `urlquery`. OnChange: synced once, and again only when secretwire changes this spec (a newer shape).
+ */
 export function consumerExternalSecret(sharedSecret: string, namespace: string, s: EsoSettings): ManagedObject {
   const name = resourceName(sharedSecret)
-  return object('ExternalSecret', namespace, sharedSecret, {
-    refreshPolicy: 'CreatedOnce',
+  const consumer = object('ExternalSecret', namespace, sharedSecret, {
+    refreshPolicy: 'OnChange',
     secretStoreRef: { name: s.clusterSecretStore, kind: 'ClusterSecretStore' },
-    target: { name, creationPolicy: 'Owner' },
+    target: {
+      name,
+      creationPolicy: 'Owner',
+      template: {
+        engineVersion: 'v2',
+        mergePolicy: 'Replace',
+        data: {
+          [passwordForms.raw.key]: `{{ .${passwordKey} }}`,
+          [passwordForms.url.key]: `{{ .${passwordKey} | urlquery }}`,
+        },
+      },
+    },
     data: [{ secretKey: passwordKey, remoteRef: { key: name, property: passwordKey } }],
   })
+  return { ...consumer, metadata: { ...consumer.metadata, annotations: { [consumerShapeAnnotation.key]: consumerShapeAnnotation.value } } }
 }
 
-/** The env var injected into a container: a reference to the wired Secret, never a value. */
-export function envVar(envName: string, sharedSecret: string) {
-  return { name: envName, valueFrom: { secretKeyRef: { name: resourceName(sharedSecret), key: passwordKey } } }
+/** Where the `file` form mounts NAME's Secret, and the file the env var names. */
+export function fileMount(sharedSecret: string): { volume: string, directory: string, path: string } {
+  const directory = `${fileMountRoot}/${sharedSecret}`
+  return { volume: resourceName(sharedSecret), directory, path: `${directory}/${passwordKey}` }
+}
+
+/**
+ * The env var injected into a container: a reference to the wired Secret (never a value), or for the `file` form
+ * the path of the mounted file.
+ */
+export function envVar(envName: string, sharedSecret: string, form: PasswordForm = 'raw'): EnvVar {
+  if (form === 'file') return { name: envName, value: fileMount(sharedSecret).path }
+  return { name: envName, valueFrom: { secretKeyRef: { name: resourceName(sharedSecret), key: passwordForms[form].key } } }
+}
+
+export type EnvVar =
+  | { readonly name: string, readonly value: string }
+  | { readonly name: string, readonly valueFrom: { readonly secretKeyRef: { readonly name: string, readonly key: string } } }
+
+/** The Pod volume of the `file` form: one key, owner-read only. */
+export function fileVolume(sharedSecret: string) {
+  return {
+    name: fileMount(sharedSecret).volume,
+    secret: { secretName: resourceName(sharedSecret), items: [{ key: passwordKey, path: passwordKey }], defaultMode: fileMode },
+  }
+}
+
+/** The container's read-only mount of that volume. */
+export function fileVolumeMount(sharedSecret: string) {
+  const { volume, directory } = fileMount(sharedSecret)
+  return { name: volume, mountPath: directory, readOnly: true }
 }
 
 /** Enough to name an object: what the API client reads by. */

@@ -4,8 +4,8 @@ import type { Operation } from 'fast-json-patch'
 import type { AdmissionRequest } from './review.ts'
 import { readWiring, type Wiring } from './annotations.ts'
 import { annotationKey, annotations, consumerAnnotation, consumerLabel, excludedNamespaces, type InjectMode } from './contract.ts'
-import { EnvConflict, InvalidAnnotation, InvalidObject, NamespaceExcluded, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
-import { consumerExternalSecret, envVar, storageObjects, type EsoSettings, type ManagedObject } from './esoobjects.ts'
+import { EnvConflict, InvalidAnnotation, InvalidObject, MountConflict, NamespaceExcluded, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
+import { consumerExternalSecret, envVar, fileVolume, fileVolumeMount, storageObjects, type EnvVar, type EsoSettings, type ManagedObject } from './esoobjects.ts'
 import { memo, type Memo } from '../util/memo.ts'
 import type { Policy } from './policy.ts'
 import { workloadKind, type WorkloadKind } from './workload.ts'
@@ -171,9 +171,13 @@ export function wiringUnchanged(request: AdmissionRequest): boolean {
 interface Container {
   readonly name?: unknown
   readonly env?: unknown
+  readonly volumeMounts?: unknown
 }
 
-/** Add operations putting the missing env vars first in each selected container (so `$(VAR)` in later ones works). */
+/**
+ * Add operations putting the missing env vars first in each selected container (so `$(VAR)` in later ones works),
+ * and for the `file` form the Pod's volume and each selected container's read-only mount of it.
+ */
 function envPatch(workload: WorkloadKind, template: Json | undefined, wiring: Wiring): Operation[] {
   const spec = child(template, 'spec')
   const lists = { containers: spec?.containers, initContainers: spec?.initContainers }
@@ -197,29 +201,75 @@ function envPatch(workload: WorkloadKind, template: Json | undefined, wiring: Wi
       targets.push(found)
     }
   }
-  return targets.flatMap(({ path, container }) => containerPatch(path, container, wiring))
+  const files = [...new Set(wiring.entries.filter((e) => e.form === 'file').map((e) => e.sharedSecret))]
+  return [
+    ...volumePatch(specPath, spec, files),
+    ...targets.flatMap(({ path, container }) => [...containerPatch(path, container, wiring), ...mountPatch(path, container, files)]),
+  ]
 }
 
 function containerPatch(path: string, container: Container, wiring: Wiring): Operation[] {
   const env = Array.isArray(container.env) ? (container.env as unknown[]) : undefined
   const missing = []
-  for (const { envVar: name, sharedSecret } of wiring.entries) {
-    const wanted = envVar(name, sharedSecret)
+  for (const { envVar: name, sharedSecret, form } of wiring.entries) {
+    const wanted = envVar(name, sharedSecret, form)
     const existing = env?.find((e) => isObject(e) && e.name === name)
     if (existing === undefined) {
       missing.push(wanted)
-    } else if (!sameReference(existing, wanted)) {
+    } else if (!sameEnv(existing, wanted)) {
       throw new EnvConflict(String(container.name), name, sharedSecret)
     }
   }
-  if (missing.length === 0) return []
-  if (env === undefined) return [{ op: 'add', path: `${path}/env`, value: missing }]
-  return missing.map((value, i) => ({ op: 'add', path: `${path}/env/${i}`, value }))
+  return appended(`${path}/env`, env, missing, true)
+}
+
+/** The `file` form's volumes the Pod lacks; one of that name but another source is a conflict. */
+function volumePatch(specPath: string, spec: Json | undefined, files: readonly string[]): Operation[] {
+  const volumes = Array.isArray(spec?.volumes) ? (spec.volumes as unknown[]) : undefined
+  const missing = []
+  for (const name of files) {
+    const wanted = fileVolume(name)
+    const existing = volumes?.find((v) => isObject(v) && v.name === wanted.name)
+    if (existing === undefined) missing.push(wanted)
+    else if (!sameJson(existing, wanted)) throw new MountConflict(`the Pod already has a volume named ${wanted.name}`, name)
+  }
+  return appended(`${specPath}/volumes`, volumes, missing, false)
+}
+
+/** The read-only mounts a container lacks; its path taken by another mount is a conflict. */
+function mountPatch(path: string, container: Container, files: readonly string[]): Operation[] {
+  const mounts = Array.isArray(container.volumeMounts) ? (container.volumeMounts as unknown[]) : undefined
+  const missing = []
+  for (const name of files) {
+    const wanted = fileVolumeMount(name)
+    const existing = mounts?.find((m) => isObject(m) && (m.mountPath === wanted.mountPath || m.name === wanted.name))
+    if (existing === undefined) missing.push(wanted)
+    else if (!sameJson(existing, wanted)) {
+      throw new MountConflict(`container ${JSON.stringify(String(container.name))} already mounts ${wanted.mountPath} or volume ${wanted.name}`, name)
+    }
+  }
+  return appended(`${path}/volumeMounts`, mounts, missing, false)
+}
+
+/** Adds `items` to the list at `path` (created when absent): first (env, for `$(VAR)`) or last. */
+function appended(path: string, list: readonly unknown[] | undefined, items: readonly unknown[], first: boolean): Operation[] {
+  if (items.length === 0) return []
+  if (list === undefined) return [{ op: 'add', path, value: items }]
+  return items.map((value, i) => ({ op: 'add', path: `${path}/${first ? i : '-'}`, value }))
 }
 
 /** An env var already wired by secretwire (on re-invocation, or by a template that was wired before). */
-function sameReference(existing: unknown, wanted: ReturnType<typeof envVar>): boolean {
+function sameEnv(existing: unknown, wanted: EnvVar): boolean {
+  if (!isObject(existing)) return false
+  if ('value' in wanted) return existing.value === wanted.value && existing.valueFrom === undefined
   const ref = child(child(existing, 'valueFrom'), 'secretKeyRef')
-  return isObject(existing) && existing.value === undefined &&
+  return existing.value === undefined &&
     ref?.name === wanted.valueFrom.secretKeyRef.name && ref?.key === wanted.valueFrom.secretKeyRef.key
+}
+
+/** What secretwire wrote is all there (the API server adds defaults, a user may add fields: both are fine). */
+function sameJson(existing: unknown, wanted: unknown): boolean {
+  if (typeof wanted !== 'object' || wanted === null) return existing === wanted
+  if (typeof existing !== 'object' || existing === null || Array.isArray(existing) !== Array.isArray(wanted)) return false
+  return Object.entries(wanted).every(([k, v]) => sameJson((existing as Record<string, unknown>)[k], v))
 }

@@ -104,6 +104,11 @@ function secretPolicy(where: string, defaults: SecretPolicyFile, entry: SecretPo
  * generate, long after admission, so they are refused here.
  */
 export function passwordProblem(p: PasswordShape): string | undefined {
+  // ESO's urlquery (the url form) writes a space as '+', which a URL's userinfo reads as a plus; control and
+  // non-ASCII characters break env files, shells and some drivers.
+  if (!/^[!-~]+$/.test(p.symbolCharacters)) {
+    return `symbolCharacters ${JSON.stringify(p.symbolCharacters)} may hold only printable ASCII characters, no space`
+  }
   if (p.digits + p.symbols > p.length) return `digits (${p.digits}) + symbols (${p.symbols}) exceed length (${p.length})`
   if (!p.allowRepeat) {
     const letters = p.length - p.digits - p.symbols

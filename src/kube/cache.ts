@@ -10,7 +10,7 @@ import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesLis
 import type { Logger } from 'pino'
 import { withinDeadline, type Deadline } from '../util/deadline.ts'
 import { apiTimedOut } from '../core/errors.ts'
-import { managedBy } from '../core/contract.ts'
+import { consumerShapeAnnotation, managedBy } from '../core/contract.ts'
 import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
 import type { ObjectStore, StoredObject } from './client.ts'
 import type { WithConditions } from '../core/reconcileplan.ts'
@@ -46,6 +46,11 @@ export class CachedStore implements ObjectStore {
       return result
     })
     return mine ?? joined(this.creates.get(key(object))!.then(() => 'exists' as const), deadline, `creating ${describe(object)}`)
+  }
+
+  async update(object: ManagedObject, deadline: Deadline): Promise<void> {
+    await this.store.update(object, deadline)
+    this.known.remember(object)
   }
 
   /** Starts `call` unless one for `id` is in flight; returns its promise, or undefined when joining another's. */
@@ -160,7 +165,7 @@ export async function startInformers(kc: KubeConfig, storageNamespace: string, l
       return undefined
     },
     remember(object) {
-      created.set(key(object), { object: { metadata: { labels: object.metadata.labels } }, at: Date.now() })
+      created.set(key(object), { object: { metadata: { labels: object.metadata.labels, annotations: object.metadata.annotations } }, at: Date.now() })
     },
     list(kind) {
       // The ExternalSecret watch covers every namespace; the storage-namespace ones are in it too.
@@ -187,11 +192,15 @@ export async function startInformers(kc: KubeConfig, storageNamespace: string, l
  */
 export function slim(o: KubernetesObject): KubernetesObject {
   const m = o.metadata ?? {}
+  const shape = m.annotations?.[consumerShapeAnnotation.key]
   const ready = (o as WithConditions).status?.conditions?.find((c) => c.type === 'Ready')
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels },
+    metadata: {
+      name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels,
+      ...(shape !== undefined && { annotations: { [consumerShapeAnnotation.key]: shape } }),
+    },
     ...(ready && { status: { conditions: [{ type: ready.type, status: ready.status, reason: ready.reason, message: ready.message }] } }),
   } as KubernetesObject
 }

@@ -1,14 +1,14 @@
 // The Kubernetes adapter: the only module that talks to the API server. It reads and creates the ESO objects
 // secretwire manages, each call bounded by the admission's deadline, and turns every failure into a typed
 // KubernetesFailure that says what was attempted and why it failed.
-import { ApiException, CustomObjectsApi, KubeConfig, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node'
+import { ApiException, CustomObjectsApi, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node'
 import type { Deadline } from '../util/deadline.ts'
 import { apiTimedOut, ConfigError, KubernetesFailure } from '../core/errors.ts'
 import { describe, resources, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
 
-/** What ensure needs of a stored object: its labels, to tell secretwire's objects from anyone else's. */
+/** What ensure needs of a stored object: its labels, to tell secretwire's objects from anyone else's, and its shape annotation. */
 export interface StoredObject {
-  readonly metadata?: { readonly labels?: Readonly<Record<string, string>> }
+  readonly metadata?: { readonly labels?: Readonly<Record<string, string>>, readonly annotations?: Readonly<Record<string, string>> }
 }
 
 export interface ObjectStore {
@@ -16,6 +16,8 @@ export interface ObjectStore {
   get(ref: ObjectRef, deadline: Deadline): Promise<StoredObject | undefined>
   /** 'exists' when a concurrent create won the race (HTTP 409). */
   create(object: ManagedObject, deadline: Deadline): Promise<'created' | 'exists'>
+  /** Writes the object's annotations and spec over the stored one's (a JSON merge patch). */
+  update(object: ManagedObject, deadline: Deadline): Promise<void>
 }
 
 /** KUBECONFIG when given, else the in-cluster service account. Never the library's silent localhost:8080 fallback. */
@@ -86,14 +88,26 @@ export class KubeObjectStore implements ObjectStore {
       throw failure(err, `creating ${describe(object)}`, signal)
     }
   }
+
+  async update(object: ManagedObject, { signal }: Deadline): Promise<void> {
+    try {
+      await this.api.patchNamespacedCustomObject({
+        ...resources[object.kind], namespace: object.metadata.namespace, name: object.metadata.name,
+        body: { metadata: { annotations: object.metadata.annotations ?? {} }, spec: object.spec },
+      }, abortable(signal, { 'Content-Type': PatchStrategy.MergePatch }))
+    } catch (err) {
+      throw failure(err, `updating ${describe(object)}`, signal)
+    }
+  }
 }
 
 /** Per-call options that abort the request when the signal fires (an admission's deadline, a leader's stop). */
-export function abortable(signal: AbortSignal): ConfigurationOptions {
+export function abortable(signal: AbortSignal, headers: Readonly<Record<string, string>> = {}): ConfigurationOptions {
   return {
     middleware: [{
       pre: (request: RequestContext) => {
         request.setSignal(signal)
+        for (const [name, value] of Object.entries(headers)) request.setHeaderParam(name, value)
         return new Observable(Promise.resolve(request))
       },
       post: (response: ResponseContext) => new Observable(Promise.resolve(response)),

@@ -1,8 +1,10 @@
-// Ensure = create if absent, never update (an update to a PushSecret would push a new password). Objects of the
-// right name that lack secretwire's labels are never adopted: the admission is refused, and since every object
-// is read before any is created, a refusal leaves nothing half-made.
+// Ensure = create if absent, never update a stored secret's objects (an update to a PushSecret would push a new
+// password). The one update: a consumer's ExternalSecret made by an older secretwire is brought to the current
+// shape (contract.ts consumerShapeAnnotation), since a workload may now reference a key it lacks. Objects of the
+// right name that lack secretwire's labels are never adopted: the admission is refused, and since every object is
+// read before any is created, a refusal leaves nothing half-made.
 import pLimit from 'p-limit'
-import { limits } from '../core/contract.ts'
+import { consumerShapeAnnotation, limits } from '../core/contract.ts'
 import type { Deadline } from '../util/deadline.ts'
 import { ObjectInTheWay } from '../core/errors.ts'
 import { describe, type ManagedObject } from '../core/esoobjects.ts'
@@ -13,6 +15,8 @@ export interface EnsureOutcome {
   readonly created: readonly ManagedObject[]
   /** Missing, but not created because the admission is a dry run. */
   readonly wouldCreate: readonly ManagedObject[]
+  /** Consumer ExternalSecrets of an older shape, brought up to date by this admission (not on dry run). */
+  readonly updated: readonly ManagedObject[]
 }
 
 export interface EnsureOptions {
@@ -25,7 +29,8 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   const found = await readAll(objects, store, opts.deadline)
   objects.forEach((o, i) => checkOwned(o, found[i]))
   const missing = objects.filter((_, i) => found[i] === undefined)
-  if (opts.dryRun) return { created: [], wouldCreate: missing }
+  const outdated = objects.filter((o, i) => found[i] !== undefined && olderShape(o, found[i]!))
+  if (opts.dryRun) return { created: [], wouldCreate: missing, updated: [] }
 
   const created: ManagedObject[] = []
   // In plan order, so a generator exists before the PushSecret or ExternalSecret that references it.
@@ -36,7 +41,14 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
       created.push(object)
     }
   }
-  return { created, wouldCreate: [] }
+  for (const object of outdated) await store.update(object, opts.deadline)
+  return { created, wouldCreate: [], updated: outdated }
+}
+
+/** Only consumers' ExternalSecrets carry the shape annotation (esoobjects.ts); storage objects are never updated. */
+function olderShape(desired: ManagedObject, stored: StoredObject): boolean {
+  const wanted = desired.metadata.annotations?.[consumerShapeAnnotation.key]
+  return wanted !== undefined && stored.metadata?.annotations?.[consumerShapeAnnotation.key] !== wanted
 }
 
 function checkOwned(desired: ManagedObject, stored: StoredObject | undefined): void {

@@ -15,7 +15,8 @@
 // deleted can always empty itself.
 import type { V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node'
 import {
-  annotationKey, annotations, excludedNamespaces, identities, managedBy, namePrefix, passwordKey, serviceAccountUser, settings,
+  annotationKey, annotations, excludedNamespaces, fileMountRoot, identities, managedBy, namePrefix, passwordFormNames, passwordForms,
+  passwordKey, serviceAccountUser, settings,
 } from '../core/contract.ts'
 import { resources } from '../core/esoobjects.ts'
 import { byBreakGlass, bySecretwire, cel, namespaceTerminating, unchanged } from './cel.ts'
@@ -72,21 +73,37 @@ function policy(name: string, comment: string, spec: V1ValidatingAdmissionPolicy
 function wired(): Policy[] {
   const secret = cel(annotationKey(annotations.sharedSecret))
   const containers = cel(annotationKey(annotations.containers))
+  const suffix = (form: string) => `(${passwordFormNames.filter((f) => passwordForms[f].envSuffix !== '')
+    .map((f) => `${form} == ${cel(f)} ? ${cel(passwordForms[f].envSuffix)} : `).join('')}'')`
+  const key = (form: string) => `(${form} == 'url' ? ${cel(passwordForms.url.key)} : ${cel(passwordForms.raw.key)})`
   return policy(policyNames.wired,
-    'Denies any annotated Pod whose selected containers lack the env vars secretwire wires, whether or not the\n' +
-    'webhook ran: with the webhook\'s failurePolicy Ignore, this is what keeps an annotated Pod from running unwired.\n' +
-    'It reads the annotations as secretwire does (src/core/annotations.ts): entries NAME or NAME=ENV_VAR; ENV_VAR defaults\n' +
-    'to NAME upper-cased with - as _; the containers annotation selects containers and init containers.', {
+    'Denies any annotated Pod whose selected containers lack the env vars (and, for the file form, the mounts)\n' +
+    'secretwire wires, whether or not the webhook ran: with the webhook\'s failurePolicy Ignore, this is what keeps an\n' +
+    'annotated Pod from running unwired. It reads the annotations as secretwire does (src/core/annotations.ts):\n' +
+    'entries NAME[:FORM][=ENV_VAR]; ENV_VAR defaults to NAME upper-cased with - as _, plus the form\'s suffix; the\n' +
+    'containers annotation selects containers and init containers.', {
       failurePolicy: 'Fail',
       matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
       matchConditions: [{ name: 'annotated', expression: `has(object.metadata.annotations) && ${secret} in object.metadata.annotations` }],
       variables: [
         { name: 'entries', expression: `object.metadata.annotations[${secret}].split(',').map(e, e.trim()).filter(e, e != '')` },
         {
-          name: 'wanted',
+          // NAME[:FORM] and ENV_VAR ('' when defaulted).
+          name: 'parts',
           expression: 'variables.entries.map(e, e.contains(\'=\')\n' +
-            '  ? {\'name\': e.substring(0, e.indexOf(\'=\')).trim(), \'env\': e.substring(e.indexOf(\'=\') + 1).trim()}\n' +
-            '  : {\'name\': e, \'env\': e.upperAscii().replace(\'-\', \'_\')})',
+            '  ? {\'head\': e.substring(0, e.indexOf(\'=\')).trim(), \'env\': e.substring(e.indexOf(\'=\') + 1).trim()}\n' +
+            '  : {\'head\': e, \'env\': \'\'})',
+        },
+        {
+          name: 'named',
+          expression: 'variables.parts.map(p, p.head.contains(\':\')\n' +
+            '  ? {\'name\': p.head.substring(0, p.head.indexOf(\':\')).trim(), \'form\': p.head.substring(p.head.indexOf(\':\') + 1).trim(), \'env\': p.env}\n' +
+            '  : {\'name\': p.head, \'form\': \'raw\', \'env\': p.env})',
+        },
+        {
+          name: 'wanted',
+          expression: 'variables.named.map(w, {\'name\': w.name, \'form\': w.form, \'env\': w.env != \'\' ? w.env :\n' +
+            `  w.name.upperAscii().replace('-', '_') + ${suffix('w.form')}})`,
         },
         {
           name: 'selected',
@@ -95,19 +112,28 @@ function wired(): Policy[] {
             '  : object.spec.containers.map(c, c.name)',
         },
         {
+          // The file form's volumes: of the Secret, in the Pod.
+          name: 'volumesWired',
+          expression: 'variables.wanted.filter(w, w.form == \'file\').all(w, has(object.spec.volumes) && object.spec.volumes.exists(v,\n' +
+            `  v.name == ${cel(namePrefix)} + w.name && has(v.secret) && v.secret.secretName == ${cel(namePrefix)} + w.name))`,
+        },
+        {
           name: 'unwired',
           expression: '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : []))\n' +
             '  .filter(c, c.name in variables.selected)\n' +
-            '  .filter(c, !variables.wanted.all(w, has(c.env) && c.env.exists(v, v.name == w.env &&\n' +
-            '    has(v.valueFrom) && has(v.valueFrom.secretKeyRef) &&\n' +
-            `    v.valueFrom.secretKeyRef.name == ${cel(namePrefix)} + w.name && v.valueFrom.secretKeyRef.key == ${cel(passwordKey)})))\n` +
+            '  .filter(c, !variables.wanted.all(w, has(c.env) && c.env.exists(v, v.name == w.env && (w.form == \'file\'\n' +
+            `    ? has(v.value) && v.value == ${cel(fileMountRoot + '/')} + w.name + ${cel('/' + passwordKey)} &&\n` +
+            `      has(c.volumeMounts) && c.volumeMounts.exists(m, m.name == ${cel(namePrefix)} + w.name && m.mountPath == ${cel(fileMountRoot + '/')} + w.name)\n` +
+            '    : has(v.valueFrom) && has(v.valueFrom.secretKeyRef) &&\n' +
+            `      v.valueFrom.secretKeyRef.name == ${cel(namePrefix)} + w.name && v.valueFrom.secretKeyRef.key == ${key('w.form')}))))\n` +
             '  .map(c, c.name)',
         },
       ],
       validations: [{
-        expression: 'size(variables.unwired) == 0',
-        messageExpression: '\'secretwire did not wire this Pod: container(s) \' + variables.unwired.join(\', \') +\n' +
-          `' lack the env vars of ${annotationKey(annotations.sharedSecret)} "' + object.metadata.annotations[${secret}] +\n` +
+        expression: 'size(variables.unwired) == 0 && variables.volumesWired',
+        messageExpression: '\'secretwire did not wire this Pod: \' + (size(variables.unwired) > 0\n' +
+          '  ? \'container(s) \' + variables.unwired.join(\', \') + \' lack the env vars (or mounts)\' : \'it lacks the volumes\') +\n' +
+          `' of ${annotationKey(annotations.sharedSecret)} "' + object.metadata.annotations[${secret}] +\n` +
           `'"; is the secretwire webhook running? (ValidatingAdmissionPolicy ${policyNames.wired})'`,
         reason: 'Forbidden',
       }],
@@ -304,22 +330,25 @@ function esoCrossNamespace(): Policy[] {
 }
 
 function reconcilerScope(s: GuardSettings): Policy[] {
+  const managed = (o: string) => `has(${o}.metadata.labels) && ${cel(managedBy.key)} in ${o}.metadata.labels &&\n` +
+    `${o}.metadata.labels[${cel(managedBy.key)}] == ${cel(managedBy.value)}`
   return policy(policyNames.reconcilerScope,
-    'The reconciler deletes ExternalSecrets no workload uses any more. RBAC can grant delete only on a whole\n' +
-    'resource, so this narrows secretwire\'s own deletes to what it manages (the managed-by label), outside the\n' +
-    'storage namespace: the generators and stored passwords are never deleted by secretwire, whatever its code does.', {
+    'The reconciler deletes ExternalSecrets no workload uses any more, and admissions bring a consumer\'s ExternalSecret\n' +
+    'made by an older secretwire up to the current shape. RBAC can grant delete and patch only on a whole resource, so\n' +
+    'this narrows secretwire\'s own deletes and updates to what it manages (the managed-by label, kept on update),\n' +
+    'outside the storage namespace: the generators and stored passwords are never changed or deleted by secretwire,\n' +
+    'whatever its code does.', {
       failurePolicy: 'Fail',
       matchConstraints: {
         resourceRules: [
-          { apiGroups: [esoGroup], apiVersions: ['*'], operations: ['DELETE'], resources: ['externalsecrets', 'pushsecrets'] },
-          { apiGroups: [generatorGroup], apiVersions: ['*'], operations: ['DELETE'], resources: ['passwords'] },
+          { apiGroups: [esoGroup], apiVersions: ['*'], operations: ['UPDATE', 'DELETE'], resources: ['externalsecrets', 'pushsecrets'] },
+          { apiGroups: [generatorGroup], apiVersions: ['*'], operations: ['UPDATE', 'DELETE'], resources: ['passwords'] },
         ],
       },
       matchConditions: [{ name: 'by-secretwire', expression: bySecretwire }],
       validations: [{
-        expression: `has(oldObject.metadata.labels) && ${cel(managedBy.key)} in oldObject.metadata.labels &&\n` +
-          `oldObject.metadata.labels[${cel(managedBy.key)}] == ${cel(managedBy.value)} && request.namespace != ${cel(s.storageNamespace)}`,
-        messageExpression: `'secretwire deletes only the objects it manages, and none in its storage namespace ' + ${cel(s.storageNamespace)} + ` +
+        expression: `${managed('oldObject')} &&\n(request.operation == 'DELETE' || ${managed('object')}) && request.namespace != ${cel(s.storageNamespace)}`,
+        messageExpression: `'secretwire changes and deletes only the objects it manages, and none in its storage namespace ' + ${cel(s.storageNamespace)} + ` +
           `' (ValidatingAdmissionPolicy ${policyNames.reconcilerScope})'`,
         reason: 'Forbidden',
       }],

@@ -176,6 +176,7 @@ export function createMetrics(): Metrics {
       return {
         get: (ref, deadline) => timed('get', ref, () => store.get(ref, deadline), (found) => (found === undefined ? 404 : 200)),
         create: (object, deadline) => timed('create', object, () => store.create(object, deadline), (r) => (r === 'created' ? 201 : 409)),
+        update: (object, deadline) => timed('patch', object, () => store.update(object, deadline), () => 200),
       }
     },
   }

@@ -56,6 +56,7 @@ function waive(request: AdmissionRequest, error: AdmissionError, decided: Plan |
 function ensureWarnings(outcome: EnsureOutcome): string[] {
   const warnings = outcome.wouldCreate.map((o) => `dry run: secretwire would create ${describe(o)}`)
   for (const o of outcome.created) warnings.push(`secretwire created ${describe(o)}`)
+  for (const o of outcome.updated) warnings.push(`secretwire brought ${describe(o)} to its current shape (it adds key password-url)`)
   const secrets = [...new Set(outcome.created.map((o) => o.metadata.name))]
   if (secrets.length > 0) warnings.push(`Pods start once ESO has synced Secret ${secrets.join(', ')}`)
   return warnings

@@ -90,7 +90,7 @@ function logAdmission(log: Logger, request: AdmissionRequest, admission: Admissi
   // at debug, as in controller-runtime: at cluster scale it is a line per Pod, the API server's audit log
   // records every webhook patch, and secretwire_admissions_total counts them.
   const level = unexpected ? 'error' : waived !== undefined ? 'warn'
-    : !response.allowed || (ensured?.created.length ?? 0) > 0 ? 'info' : 'debug'
+    : !response.allowed || (ensured?.created.length ?? 0) + (ensured?.updated.length ?? 0) > 0 ? 'info' : 'debug'
   if (!log.isLevelEnabled(level)) return
   const metadata = (request.object?.metadata ?? {}) as { name?: string, generateName?: string }
   const entry = {
@@ -104,7 +104,7 @@ function logAdmission(log: Logger, request: AdmissionRequest, admission: Admissi
     ...(response.status && { code: response.status.code, reason: response.status.message }),
     ...(waived && { waived: { code: waived.code, reason: waived.message } }),
     ...(plan?.wire && { sharedSecrets: plan.sharedSecrets, patched: plan.patch.length > 0 }),
-    ...(ensured && { created: ensured.created.length }),
+    ...(ensured && { created: ensured.created.length, ...(ensured.updated.length > 0 && { updated: ensured.updated.length }) }),
     durationMs: Math.round(durationMs * 100) / 100,
     ...(unexpected && { err: error }),
   }

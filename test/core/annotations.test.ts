@@ -8,16 +8,21 @@ const key = 'secretwire.io/shared-secret'
 const read = (value: string, containers?: string) =>
   readWiring([{ [key]: value, ...(containers !== undefined && { 'secretwire.io/containers': containers }) }])
 
-t.test('entries parse to NAME and ENV_VAR', async (t) => {
-  const cases: { value: string, entries: { sharedSecret: string, envVar: string }[] }[] = [
-    { value: 'grafana-db', entries: [{ sharedSecret: 'grafana-db', envVar: 'GRAFANA_DB' }] },
-    { value: ' grafana-db = DB_PASSWORD ', entries: [{ sharedSecret: 'grafana-db', envVar: 'DB_PASSWORD' }] },
+t.test('entries parse to NAME, FORM and ENV_VAR', async (t) => {
+  const raw = (sharedSecret: string, envVar: string) => ({ sharedSecret, form: 'raw', envVar })
+  const cases: { value: string, entries: { sharedSecret: string, form: string, envVar: string }[] }[] = [
+    { value: 'grafana-db', entries: [raw('grafana-db', 'GRAFANA_DB')] },
+    { value: ' grafana-db = DB_PASSWORD ', entries: [raw('grafana-db', 'DB_PASSWORD')] },
+    { value: 'a,b=B_PW,\n c', entries: [raw('a', 'A'), raw('b', 'B_PW'), raw('c', 'C')] },
+    { value: 'a,,a=OTHER,', entries: [raw('a', 'A'), raw('a', 'OTHER')] },
+    { value: `${'x'.repeat(52)}=X`, entries: [raw('x'.repeat(52), 'X')] },
+    { value: 'grafana-db:raw', entries: [raw('grafana-db', 'GRAFANA_DB')] },
+    { value: 'grafana-db:url', entries: [{ sharedSecret: 'grafana-db', form: 'url', envVar: 'GRAFANA_DB_URLENCODED' }] },
+    { value: 'grafana-db : file', entries: [{ sharedSecret: 'grafana-db', form: 'file', envVar: 'GRAFANA_DB_FILE' }] },
     {
-      value: 'a,b=B_PW,\n c',
-      entries: [{ sharedSecret: 'a', envVar: 'A' }, { sharedSecret: 'b', envVar: 'B_PW' }, { sharedSecret: 'c', envVar: 'C' }],
+      value: 'db, db:url=DB_URL_PW, db:file=POSTGRES_PASSWORD_FILE',
+      entries: [raw('db', 'DB'), { sharedSecret: 'db', form: 'url', envVar: 'DB_URL_PW' }, { sharedSecret: 'db', form: 'file', envVar: 'POSTGRES_PASSWORD_FILE' }],
     },
-    { value: 'a,,a=OTHER,', entries: [{ sharedSecret: 'a', envVar: 'A' }, { sharedSecret: 'a', envVar: 'OTHER' }] },
-    { value: `${'x'.repeat(52)}=X`, entries: [{ sharedSecret: 'x'.repeat(52), envVar: 'X' }] },
   ]
   for (const c of cases) t.same(read(c.value)?.entries, c.entries, JSON.stringify(c.value))
 })
@@ -56,6 +61,11 @@ t.test('bad values are denied naming the annotation and the value', async (t) =>
     { value: 'a=PW, b=PW', match: /"a=PW, b=PW": env var PW would be set from both "a" and "b"/ },
     { value: 'a-b, a_b=A_B', match: /"a_b" is not a valid NAME/ },
     { value: 'a-b, c=A_B', match: /env var A_B would be set from both "a-b" and "c"/ },
+    { value: 'db:URL', match: /"db:URL": "URL" in "db:URL" is not a FORM: write one of raw, url, file$/ },
+    { value: 'db:', match: /"" in "db:" is not a FORM/ },
+    { value: 'db:url:file', match: /"url:file" in "db:url:file" is not a FORM/ },
+    { value: 'db:url=PW, db=PW', match: /env var PW would be set from both "db:url" and "db"/ },
+    { value: '9lives:file', match: /the default env var "9LIVES_FILE" for "9lives:file" is not a C identifier: write 9lives:file=ENV_VAR/ },
     { value: 'a', containers: 'web,Bad_Name', match: /^annotation secretwire\.io\/containers: "web,Bad_Name": "Bad_Name" is not a container name$/ },
     { value: 'a', containers: ',', match: /^annotation secretwire\.io\/containers: ",": names no container$/ },
   ]

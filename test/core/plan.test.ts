@@ -197,11 +197,16 @@ t.test('strategy push: generator and PushSecret in storage, ExternalSecret in th
     data: [{ match: { secretKey: 'password', remoteRef: { remoteKey: 'secretwire-grafana-db', property: 'password' } } }],
   })
   t.same(p.ensure[2]!.spec, {
-    refreshPolicy: 'CreatedOnce',
+    refreshPolicy: 'OnChange',
     secretStoreRef: { name: 'eso-cluster-secret-store', kind: 'ClusterSecretStore' },
-    target: { name: 'secretwire-grafana-db', creationPolicy: 'Owner' },
+    target: {
+      name: 'secretwire-grafana-db',
+      creationPolicy: 'Owner',
+      template: { engineVersion: 'v2', mergePolicy: 'Replace', data: { 'password': '{{ .password }}', 'password-url': '{{ .password | urlquery }}' } },
+    },
     data: [{ secretKey: 'password', remoteRef: { key: 'secretwire-grafana-db', property: 'password' } }],
   })
+  t.same(p.ensure[2]!.metadata.annotations, { 'secretwire.io/shape': '2' }, 'the consumer ExternalSecret says which shape it has')
 })
 
 t.test('strategy push with SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists: the PushSecret says so, nothing else changes', async (t) => {
@@ -355,4 +360,60 @@ t.test('the wired object is marked for the reconciler: consumer label and the NA
   t.equal(marks(plan(request(pod({ annotations: annotated('a') })), settings({ SECRETWIRE_INJECT: 'pods' }))).length, 2)
   t.same(marks(plan(request(owned(workload('ReplicaSet', { annotations: annotated('a') }), 'Deployment', 'web')), defaults)), [],
     'a controller\'s copy is left alone')
+})
+
+t.test('forms: url takes the percent-encoded key, file mounts the Secret read-only and names the file', async (t) => {
+  const object = pod({
+    annotations: annotated('db:url, db:file=POSTGRES_PASSWORD_FILE, db'),
+    containers: [{ name: 'app', image: 'x', env: [{ name: 'URL', value: 'postgres://u:$(DB_URLENCODED)@db/x' }] }],
+  })
+  const patched = apply(object, plan(request(object), defaults))
+  t.same(patched.spec.containers[0].env, [
+    { name: 'DB_URLENCODED', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password-url' } } },
+    { name: 'POSTGRES_PASSWORD_FILE', value: '/var/run/secretwire/db/password' },
+    ref('db', 'DB'),
+    { name: 'URL', value: 'postgres://u:$(DB_URLENCODED)@db/x' },
+  ], 'the env vars first, so $(DB_URLENCODED) in a later one resolves')
+  t.same(patched.spec.volumes, [{
+    name: 'secretwire-db',
+    secret: { secretName: 'secretwire-db', items: [{ key: 'password', path: 'password' }], defaultMode: 0o400 },
+  }], 'one volume of the Secret, one key, owner-read only')
+  t.same(patched.spec.containers[0].volumeMounts, [{ name: 'secretwire-db', mountPath: '/var/run/secretwire/db', readOnly: true }])
+  t.same(envOps(plan(request(patched), defaults)), [], 'idempotent: the patched Pod needs nothing more')
+})
+
+t.test('file form: existing volumes and mounts are kept, the new ones appended; only selected containers mount', async (t) => {
+  const object = {
+    ...pod({ annotations: annotated('a:file, b:file', 'web'), containers: [{ name: 'web', image: 'x' }, { name: 'side', image: 'y' }] }),
+  }
+  object.spec.volumes = [{ name: 'data', emptyDir: {} }]
+  object.spec.containers[0].volumeMounts = [{ name: 'data', mountPath: '/data' }]
+  const patched = apply(object, plan(request(object), defaults))
+  t.same(patched.spec.volumes.map((v: { name: string }) => v.name), ['data', 'secretwire-a', 'secretwire-b'])
+  t.same(patched.spec.containers[0].volumeMounts.map((m: { mountPath: string }) => m.mountPath), ['/data', '/var/run/secretwire/a', '/var/run/secretwire/b'])
+  t.equal(patched.spec.containers[1].volumeMounts, undefined, 'the container not selected mounts nothing')
+  t.equal(patched.spec.containers[1].env, undefined, 'and gets no env var')
+  // The API server fills in defaults (a mount's mountPropagation, say): still the same mount.
+  patched.spec.containers[0].volumeMounts[1].mountPropagation = 'None'
+  t.same(envOps(plan(request(patched), defaults)), [], 'idempotent with the API server\'s defaults')
+})
+
+t.test('file form: a volume or mount path already taken is a clear 400, nothing half-made', async (t) => {
+  const taken = pod({ annotations: annotated('db:file') })
+  taken.spec.volumes = [{ name: 'secretwire-db', emptyDir: {} }]
+  t.throws(() => plan(request(taken), defaults), { name: 'MountConflict', code: 400, message: /the Pod already has a volume named secretwire-db, which secretwire would use for the file of shared secret "db" \(form file\)/ })
+  const path = pod({ annotations: annotated('db:file') })
+  path.spec.containers[0].volumeMounts = [{ name: 'other', mountPath: '/var/run/secretwire/db' }]
+  t.throws(() => plan(request(path), defaults), { name: 'MountConflict', message: /container "app" already mounts \/var\/run\/secretwire\/db/ })
+  const env = pod({ annotations: annotated('db:file'), containers: [{ name: 'app', env: [{ name: 'DB_FILE', value: '/elsewhere' }] }] })
+  t.throws(() => plan(request(env), defaults), { name: 'EnvConflict', message: /already defines env var DB_FILE/ })
+})
+
+t.test('every form of a workload\'s template, and the ExternalSecret is the same whatever the forms', async (t) => {
+  const deployment = workload('Deployment', { annotations: annotated('db:file, db:url') })
+  const p = wired(plan(request(deployment, { namespace: 'apps' }), defaults))
+  const patched = apply(deployment, p)
+  t.same(patched.spec.template.spec.volumes.map((v: { name: string }) => v.name), ['secretwire-db'])
+  const plain = wired(plan(request(pod({ annotations: annotated('db') }), { namespace: 'apps' }), defaults))
+  t.same(p.ensure, plain.ensure, 'one ExternalSecret per NAME and namespace serves every form')
 })

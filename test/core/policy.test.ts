@@ -53,6 +53,7 @@ t.test('bad files are refused at start, saying where', async (t) => {
     ['sharedSecrets:\n  Bad_Name: {}', 'sharedSecrets.Bad_Name: not a valid shared secret NAME: it must be a DNS-1123 label: ' +
       'lower-case letters, digits and \'-\', starting and ending with a letter or digit'],
     ['sharedSecrets:\n  a:\n    password: { length: 8, digits: 5, symbols: 5 }', 'sharedSecrets.a.password: digits (5) + symbols (5) exceed length (8)'],
+    ['defaults:\n  password: { symbolCharacters: "-_ " }', 'defaults.password: symbolCharacters "-_ " may hold only printable ASCII characters, no space'],
     ['defaults:\n  password: { allowRepeat: false }', 'defaults.password: 5 symbols without repeats, symbolCharacters has 4: set allowRepeat: true'],
   ]
   for (const [text, message] of cases) {

@@ -14,7 +14,7 @@ import { kubectlPath } from '../../tools/build/builds.ts'
 import { describeRuns, runDocBlock } from '../helpers/docs.ts'
 import { ownControlPlane, untilServiceAccount } from '../helpers/cluster.ts'
 import { kubectl as kubectlFor } from '../helpers/kubectl.ts'
-import { annotated, pod } from '../helpers/objects.ts'
+import { annotated, pod, type Manifest } from '../helpers/objects.ts'
 import { startSecretwire } from '../helpers/secretwire.ts'
 import { untilSecretwireAnswers } from '../../tools/cluster/webhook.ts'
 import { serviceAccountKubeConfig } from '../../tools/cluster/identity.ts'
@@ -131,6 +131,8 @@ t.test('RBAC: what secretwire needs, no Secrets, nothing outside its scope', asy
   // The reconciler: delete consumer ExternalSecrets (narrowed by the secretwire-reconciler-scope policy), watch
   // its consumers' metadata, record Events, hold its Lease.
   allowed.push(['delete', 'external-secrets.io', 'externalsecrets', 'team-a'], ['create', 'events.k8s.io', 'events', 'team-a'])
+  // Admissions patch a consumer's ExternalSecret of an older shape (narrowed by the same policy).
+  allowed.push(['patch', 'external-secrets.io', 'externalsecrets', 'team-a'])
   for (const [group, resource] of [['', 'pods'], ['apps', 'deployments'], ['apps', 'statefulsets'], ['apps', 'daemonsets'], ['apps', 'replicasets'], ['batch', 'jobs'], ['batch', 'cronjobs']]) {
     for (const verb of ['list', 'watch']) allowed.push([verb, group!, resource!, undefined])
   }
@@ -144,7 +146,7 @@ t.test('RBAC: what secretwire needs, no Secrets, nothing outside its scope', asy
   for (const verb of ['update', 'patch', 'delete']) {
     denied.push([verb, 'external-secrets.io', 'pushsecrets', 'eso-secret-storage'], [verb, 'generators.external-secrets.io', 'passwords', 'eso-secret-storage'])
   }
-  for (const verb of ['update', 'patch']) denied.push([verb, 'external-secrets.io', 'externalsecrets', 'team-a'])
+  denied.push(['update', 'external-secrets.io', 'externalsecrets', 'team-a'])
   // Metadata of what it wired, never the objects' changes; a Lease only in its own namespace.
   for (const verb of ['create', 'update', 'patch', 'delete']) denied.push([verb, '', 'pods', 'team-a'], [verb, 'apps', 'deployments', 'team-a'])
   denied.push(['create', 'coordination.k8s.io', 'leases', 'kube-system'], ['update', 'coordination.k8s.io', 'leases', 'kube-system'])
@@ -170,10 +172,34 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
   await t.rejects(refused, { code: 403 })
   const message = (JSON.parse(String(await refused.catch((e: { body?: string }) => e.body))) as { message: string }).message
   t.match(message, 'ValidatingAdmissionPolicy \'secretwire-wired\' with binding \'secretwire-wired\' denied request: ' +
-    'secretwire did not wire this Pod: container(s) web, worker lack the env vars of secretwire.io/shared-secret "db, cache=CACHE_PW"; is the secretwire webhook running?')
+    'secretwire did not wire this Pod: container(s) web, worker lack the env vars (or mounts) of secretwire.io/shared-secret "db, cache=CACHE_PW"; is the secretwire webhook running?')
   t.ok(await core.createNamespacedPod({ namespace, body: pod({ name: 'plain' }) }), 'unannotated Pods are not its business')
   const wiredByHand = pod({ name: 'by-hand', annotations: annotated('db', 'web'), containers: [{ name: 'web', image: 'x', env: [{ name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } }] }, { name: 'other', image: 'x' }] })
   t.ok(await core.createNamespacedPod({ namespace, body: wiredByHand }), 'only the selected containers must be wired')
+
+  // The forms, read as secretwire reads them: url from key password-url, file as a mounted volume and a path.
+  const forms = (name: string, change: (p: Manifest) => void = () => undefined) => {
+    const p = pod({ name, annotations: annotated('db:url, db:file=PW_FILE'), containers: [{ name: 'web', image: 'x', env: [
+      { name: 'DB_URLENCODED', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password-url' } } },
+      { name: 'PW_FILE', value: '/var/run/secretwire/db/password' },
+    ] }] })
+    p.spec.volumes = [{ name: 'secretwire-db', secret: { secretName: 'secretwire-db', items: [{ key: 'password', path: 'password' }], defaultMode: 0o400 } }]
+    p.spec.containers[0].volumeMounts = [{ name: 'secretwire-db', mountPath: '/var/run/secretwire/db', readOnly: true }]
+    change(p)
+    return p
+  }
+  t.ok(await core.createNamespacedPod({ namespace, body: forms('forms-by-hand') }), 'url and file forms wired by hand: admitted')
+  const formCases: [string, (p: Manifest) => void, string][] = [
+    ['raw-key', (p) => { p.spec.containers[0].env[0].valueFrom.secretKeyRef.key = 'password' }, 'container(s) web lack the env vars (or mounts)'],
+    ['no-mount', (p) => { delete p.spec.containers[0].volumeMounts }, 'container(s) web lack the env vars (or mounts)'],
+    ['other-path', (p) => { p.spec.containers[0].env[1].value = '/tmp/password' }, 'container(s) web lack the env vars (or mounts)'],
+    ['no-volume', (p) => { p.spec.volumes = [{ name: 'secretwire-db', emptyDir: {} }] }, 'it lacks the volumes'],
+  ]
+  for (const [name, change, says] of formCases) {
+    const attempt = core.createNamespacedPod({ namespace, body: forms(name, change) })
+    await t.rejects(attempt, { code: 403 }, `${name}: refused`)
+    t.match(String(await attempt.catch((e: { body?: string }) => e.body)), `secretwire did not wire this Pod: ${says}`, `${name}: says why`)
+  }
 
   // Now secretwire runs, as its own ServiceAccount (the shipped admission policies let nobody else create its
   // objects), and the shipped webhook configuration is pointed at it. No other webhook is ever registered here, so
@@ -189,6 +215,9 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
   await untilSecretwireAnswers(kc, namespace)
   const admitted = await core.createNamespacedPod({ namespace, body: unwired })
   t.same(admitted.spec?.containers.map((c) => c.env?.map((e) => e.name)), [['DB', 'CACHE_PW'], ['CACHE_PW', 'DB']], 'the same Pod, wired, is admitted')
+  const formsUnwired = pod({ name: 'forms', annotations: annotated('db:url, db:file, db') })
+  const formsAdmitted = await core.createNamespacedPod({ namespace, body: formsUnwired })
+  t.same(formsAdmitted.spec?.containers[0]?.env?.map((e) => e.name), ['DB_URLENCODED', 'DB_FILE', 'DB'], 'every form wired by the shipped webhook, and admitted')
   t.ok(sw.admissions.some((a) => a.request.name === 'app' || (a.request.object?.metadata as { name?: string })?.name === 'app'), 'by secretwire')
 
   // matchConditions: the API server does not even send secretwire an unannotated Pod, though its rules cover Pods.

@@ -62,6 +62,15 @@ async function esCount(kcx: KubeConfig, ns: string): Promise<number> {
   return res.items.length
 }
 
+/** Go's url.QueryEscape (what ESO's `urlquery` calls): A-Z a-z 0-9 - _ . ~ kept, space as '+', else %XX. */
+function queryEscape(s: string): string {
+  return [...Buffer.from(s, 'utf8')].map((b) => {
+    const c = String.fromCharCode(b)
+    if (/[A-Za-z0-9\-_.~]/.test(c)) return c
+    return c === ' ' ? '+' : `%${b.toString(16).toUpperCase().padStart(2, '0')}`
+  }).join('')
+}
+
 for (const strategy of ['push', 'generate'] as const) {
   t.test(`strategy ${strategy}: two namespaces, one NAME, one password; another NAME, another password`, async (t) => {
     const grafana = await namespace(`grafana-${strategy}`)
@@ -84,6 +93,11 @@ for (const strategy of ['push', 'generate'] as const) {
     t.not(await cluster.fingerprint(postgres, `secretwire-${other}`), stored, 'another NAME has another password')
     checkShape(t, await cluster.password(storage, `secretwire-${shared}`))
     checkShape(t, await cluster.password(postgres, `secretwire-${other}`))
+    // The url form, as ESO's template engine made it from the same password: Go's url.QueryEscape, exactly.
+    const raw = await cluster.password(grafana, `secretwire-${shared}`)
+    const encoded = await cluster.password(grafana, `secretwire-${shared}`, undefined, 'password-url')
+    t.ok(encoded === queryEscape(raw), 'password-url is the password percent-encoded (compared without printing either)')
+    t.ok(/^[A-Za-z0-9\-_.~%]+$/.test(encoded) && decodeURIComponent(encoded) === raw, 'it holds no character a URL\'s userinfo forbids, and decodes to the password')
 
     const deployment = await apps.readNamespacedDeployment({ namespace: grafana, name: 'grafana' })
     t.same(deployment.spec?.template.spec?.containers[0]?.env, [{ name: shared.toUpperCase().replace('-', '_'), valueFrom: { secretKeyRef: { name: `secretwire-${shared}`, key: 'password' } } }])
@@ -106,7 +120,7 @@ for (const strategy of ['push', 'generate'] as const) {
     ].join('\n')
     t.ok(sw.served.output.some((l) => l.includes('"level":20')), 'debug lines were logged, and are searched too')
     for (const [what, password] of [[shared, await cluster.password(storage, `secretwire-${shared}`)], [other, await cluster.password(postgres, `secretwire-${other}`)]] as const) {
-      const found = [password, Buffer.from(password).toString('base64')].filter((form) => written.includes(form)).length
+      const found = [password, Buffer.from(password).toString('base64'), queryEscape(password)].filter((form) => written.includes(form)).length
       t.equal(found, 0, `the password of ${what} is in nothing secretwire wrote (${written.length} characters searched)`)
     }
   })

@@ -3,7 +3,7 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
 import { resources, type ManagedKind } from '../../src/core/esoobjects.ts'
 
 export interface Stored {
-  metadata: { name: string, namespace: string, labels?: Record<string, string>, uid: string, resourceVersion: string }
+  metadata: { name: string, namespace: string, labels?: Record<string, string>, annotations?: Record<string, string>, uid: string, resourceVersion: string }
   spec: Record<string, unknown>
 }
 

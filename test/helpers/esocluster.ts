@@ -14,7 +14,8 @@ export interface EsoCluster {
   readonly cp: ControlPlane
   readonly kc: KubeConfig
   /** The decoded value of key `password` of a Secret, once ESO has written it. */
-  password(namespace: string, name: string, timeoutMs?: number): Promise<string>
+  /** The value of `key` (default: the raw password) in a Secret, once ESO has written it. */
+  password(namespace: string, name: string, timeoutMs?: number, key?: string): Promise<string>
   /** SHA-256 (hex) of that password: what tests compare and print, never the value itself. */
   fingerprint(namespace: string, name: string, timeoutMs?: number): Promise<string>
 }
@@ -34,14 +35,14 @@ export async function esoCluster(t: Test, opts: { storeWrites?: boolean } = {}):
     async fingerprint(namespace, name, timeoutMs) {
       return createHash('sha256').update(await cluster.password(namespace, name, timeoutMs)).digest('hex')
     },
-    async password(namespace, name, timeoutMs = 60_000) {
+    async password(namespace, name, timeoutMs = 60_000, key = 'password') {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const secret = await core.readNamespacedSecret({ namespace, name }).catch(() => undefined)
-        const value = secret?.data?.password
+        const value = secret?.data?.[key]
         if (value !== undefined) return Buffer.from(value, 'base64').toString('utf8')
         if (Date.now() > deadline) {
-          throw new Error(`Secret ${namespace}/${name} has no password after ${timeoutMs} ms; ESO log: ${cp.info.sidecarLogs?.['external-secrets']}`)
+          throw new Error(`Secret ${namespace}/${name} has no ${key} after ${timeoutMs} ms; ESO log: ${cp.info.sidecarLogs?.['external-secrets']}`)
         }
         await new Promise((r) => setTimeout(r, 200))
       }

@@ -18,7 +18,7 @@ const signal = () => deadline(30_000)
 
 /** The real store, counting the requests that reach the API server. */
 function counting(store: ObjectStore) {
-  const calls = { get: 0, create: 0 }
+  const calls = { get: 0, create: 0, update: 0 }
   const conflicts = { count: 0 }
   const counted: ObjectStore = {
     get: (ref, s) => { calls.get++; return store.get(ref, s) },
@@ -28,6 +28,7 @@ function counting(store: ObjectStore) {
       if (result === 'exists') conflicts.count++
       return result
     },
+    update: (o, s) => { calls.update++; return store.update(o, s) },
   }
   return { calls, counted, conflicts }
 }
@@ -57,9 +58,9 @@ t.test('synced after the first list; warm admissions make no API request', async
   const { storage, namespace, informers, calls, store, objects } = await setup(t)
   t.ok(informers.synced)
   await ensureObjects(objects('db'), store, { dryRun: false, deadline: signal() })
-  t.same(calls, { get: 3, create: 3 }, 'cold: one read and one create per object')
+  t.same(calls, { get: 3, create: 3, update: 0 }, 'cold: one read and one create per object')
   for (let i = 0; i < 20; i++) await ensureObjects(objects('db'), store, { dryRun: false, deadline: signal() })
-  t.same(calls, { get: 3, create: 3 }, 'warm: 20 more admissions, no request at all')
+  t.same(calls, { get: 3, create: 3, update: 0 }, 'warm: 20 more admissions, no request at all')
   await until(() => objects('db').every((o) => informers.list(o.kind).some((h) => h.metadata?.namespace === o.metadata.namespace && h.metadata?.name === o.metadata.name)), 'the watch events of all three')
   // Exactly these: the storage namespace's two objects, and of the ExternalSecrets (watched cluster-wide, where
   // other test files make theirs) the one in this test's namespace.
@@ -79,21 +80,22 @@ t.test('existing objects are known from the first list, read in pages, without a
   const later = await startInformers(kc, storage, pino({ level: 'silent' }), { pageSize: 2 })
   t.teardown(() => later.stop())
   // The store behind the cache counts what reaches it (and refuses it, so a request cannot pass unnoticed).
-  const { calls, counted } = counting({ get: () => Promise.reject(new Error('no request expected')), create: () => Promise.reject(new Error('no request expected')) })
+  const { calls, counted } = counting({ get: () => Promise.reject(new Error('no request expected')), create: () => Promise.reject(new Error('no request expected')), update: () => Promise.reject(new Error('no request expected')) })
   for (const name of names) {
     const outcome = await ensureObjects(objects(name), new CachedStore(later, counted), { dryRun: false, deadline: signal() })
-    t.same(outcome, { created: [], wouldCreate: [] }, `${name}: all three known, nothing created`)
+    t.same(outcome, { created: [], wouldCreate: [], updated: [] }, `${name}: all three known, nothing created, nothing updated`)
   }
-  t.same(calls, { get: 0, create: 0 }, 'and no request made')
+  t.same(calls, { get: 0, create: 0, update: 0 }, 'and no request made')
   t.same(later.size().Password, 3, "the storage namespace's three Passwords, from two pages")
 })
 
-t.test('of each object the cache keeps its identity, labels and Ready condition, from the list and from the watch', async (t) => {
+t.test('of each object the cache keeps its identity, labels, shape annotation and Ready condition, from the list and from the watch', async (t) => {
   const { kc, storage, namespace, informers, store, objects } = await setup(t)
   await ensureObjects(objects('slim'), store, { dryRun: false, deadline: signal() })
   const co = kc.makeApiClient(CustomObjectsApi)
   const es = { group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace, name: 'secretwire-slim' }
-  // What ESO would write, and what a user might add: none of it but the Ready condition is kept.
+  // What ESO would write, and what a user might add: none of it but the Ready condition (and secretwire's shape
+  // annotation) is kept.
   await co.patchNamespacedCustomObject({ ...es, body: { metadata: { annotations: { note: 'x'.repeat(2000) } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
   await co.patchNamespacedCustomObjectStatus({ ...es, body: { status: {
     refreshTime: '2026-01-01T00:00:00Z', binding: { name: 'secretwire-slim' },
@@ -103,7 +105,10 @@ t.test('of each object the cache keeps its identity, labels and Ready condition,
   const stored = await co.getNamespacedCustomObject(es) as { metadata: { uid: string, resourceVersion: string, labels: Record<string, string> } }
   const expected = {
     apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret',
-    metadata: { name: 'secretwire-slim', namespace, uid: stored.metadata.uid, resourceVersion: stored.metadata.resourceVersion, labels: stored.metadata.labels },
+    metadata: {
+      name: 'secretwire-slim', namespace, uid: stored.metadata.uid, resourceVersion: stored.metadata.resourceVersion, labels: stored.metadata.labels,
+      annotations: { 'secretwire.io/shape': '2' },
+    },
     status: { conditions: [{ type: 'Ready', status: 'False', reason: 'SecretSyncedError', message: 'could not get secret data' }] },
   }
   const held = (from: typeof informers) => from.list('ExternalSecret').find((o) => o.metadata?.namespace === namespace)
@@ -165,6 +170,7 @@ t.test('a caller that joins another admission\'s request keeps its own deadline'
   const hanging: ObjectStore = {
     get: () => new Promise((r) => { release = r }),
     create: () => new Promise(() => undefined),
+    update: () => new Promise(() => undefined),
   }
   const store = new CachedStore({ lookup: () => undefined, remember: () => undefined }, hanging)
   // Deadlines are AbortSignal.timeout timers, which never keep a process alive; nothing else here would.

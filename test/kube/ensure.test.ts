@@ -1,5 +1,6 @@
 // Room: src/kube/ensure.ts
-// ensure against the real API server: create if absent, never update, never adopt, races counted as success.
+// ensure against the real API server: create if absent, never update a stored secret's objects (a consumer's
+// ExternalSecret of an older shape is brought up to date), never adopt, races counted as success.
 import t, { type Test } from 'tap'
 import { deadline } from '../../src/util/deadline.ts'
 import { ensureObjects } from '../../src/kube/ensure.ts'
@@ -28,10 +29,33 @@ t.test('creates what is missing, in order, and nothing the second time', async (
   t.same(first.created.map((o) => o.kind), ['Password', 'PushSecret', 'ExternalSecret'])
   const [pushBefore] = await list(kc, 'PushSecret', storage)
   const second = await ensureObjects(objects, store, { dryRun: false, deadline: signal() })
-  t.same(second, { created: [], wouldCreate: [] })
+  t.same(second, { created: [], wouldCreate: [], updated: [] })
   const [pushAfter] = await list(kc, 'PushSecret', storage)
   t.equal(pushAfter?.metadata.resourceVersion, pushBefore?.metadata.resourceVersion, 'never updated')
   t.equal((await inventory(kc, storage, namespace)).length, 3)
+})
+
+t.test('a consumer ExternalSecret an older secretwire made is brought to the current shape, once; storage objects never', async (t) => {
+  const { kc, storage, namespace, objects, store } = await setup(t)
+  const consumer = objects[2]!
+  // As secretwire before the url form made it: no template, no shape annotation, created once.
+  const { annotations: _, ...olderMetadata } = consumer.metadata
+  const older: ManagedObject = {
+    ...consumer, metadata: olderMetadata,
+    spec: { ...consumer.spec, refreshPolicy: 'CreatedOnce', target: { name: 'secretwire-db', creationPolicy: 'Owner' } },
+  }
+  await ensureObjects([...objects.slice(0, 2), older], store, { dryRun: false, deadline: signal() })
+  const [pushBefore] = await list(kc, 'PushSecret', storage)
+  const outcome = await ensureObjects(objects, store, { dryRun: false, deadline: signal() })
+  t.same(outcome.updated.map((o) => `${o.kind} ${o.metadata.namespace}`), [`ExternalSecret ${namespace}`], 'only the consumer\'s ExternalSecret')
+  const [updated] = await list(kc, 'ExternalSecret', namespace)
+  t.same(updated?.metadata.annotations, { 'secretwire.io/shape': '2' })
+  t.match(updated?.spec, consumer.spec, 'its spec is the current one: the template with both keys, OnChange')
+  t.same(updated?.metadata.labels, consumer.metadata.labels, 'its labels stay')
+  const [pushAfter] = await list(kc, 'PushSecret', storage)
+  t.equal(pushAfter?.metadata.resourceVersion, pushBefore?.metadata.resourceVersion, 'the PushSecret was not written')
+  t.same((await ensureObjects(objects, store, { dryRun: false, deadline: signal() })).updated, [], 'the next admission finds it current')
+  t.same((await ensureObjects([...objects.slice(0, 2), older], store, { dryRun: true, deadline: signal() })).updated, [], 'a dry run changes nothing')
 })
 
 t.test('dry run reads and creates nothing', async (t) => {
@@ -78,6 +102,7 @@ t.test('a foreign object created between the read and the create is refused (rac
       }
       return store.create(object, s)
     },
+    update: (object, s) => store.update(object, s),
   }
   await t.rejects(ensureObjects(objects, racing, { dryRun: false, deadline: signal() }), { code: 409, message: /PushSecret .* is not managed by secretwire/ })
   t.same(await inventory(kc, storage, namespace), [`Password ${storage}/secretwire-db`, `PushSecret ${storage}/secretwire-db`])
@@ -106,6 +131,7 @@ t.test('an object naming 16 shared secrets keeps at most 8 API reads in flight',
       }
     },
     create: (o, d) => store.create(o, d),
+    update: (o, d) => store.update(o, d),
   }
   const outcome = await ensureObjects(objects, counted, { dryRun: true, deadline: signal() })
   t.equal(reads, 48, 'every object read')

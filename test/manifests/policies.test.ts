@@ -237,6 +237,27 @@ t.test('secretwire itself deletes only its consumers\' ExternalSecrets, never in
   t.ok(await api(admin).get('Password', storage, 'secretwire-db'), 'and the generator')
 })
 
+t.test('secretwire updates only its consumers\' ExternalSecrets, keeping its labels, never in the storage namespace', async (t) => {
+  // RBAC grants secretwire patch on every ExternalSecret (admissions bring an older consumer's spec up to date);
+  // secretwire-reconciler-scope narrows it as it narrows deletes.
+  const sw = api(secretwire)
+  await sw.create('ExternalSecret', 'team-b', externalSecret('secretwire-older', readsStore(), managed))
+  await sw.merge('ExternalSecret', 'team-b', 'secretwire-older', { metadata: { annotations: { 'secretwire.io/shape': '2' } }, spec: { refreshPolicy: 'OnChange' } })
+  t.equal((await api(admin).get('ExternalSecret', 'team-b', 'secretwire-older')).spec.refreshPolicy, 'OnChange', 'its own consumer\'s ExternalSecret: updated')
+  await refused(t, sw.merge('ExternalSecret', 'team-b', 'secretwire-older', { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } }),
+    'secretwire-reconciler-scope', 'secretwire: drop its own label (the object would leave every guard)')
+  await sw.create('ExternalSecret', storage, externalSecret('secretwire-stored-2', readsStore(), managed))
+  const before = await api(admin).get('ExternalSecret', storage, 'secretwire-stored-2')
+  await refused(t, sw.merge('ExternalSecret', storage, 'secretwire-stored-2', { spec: { refreshPolicy: 'Periodic' } }),
+    'secretwire-reconciler-scope', 'secretwire: change a stored secret\'s ExternalSecret')
+  await api(admin).create('ExternalSecret', 'team-b', externalSecret('theirs-2', {
+    secretStoreRef: { kind: 'SecretStore', name: 'mine' }, target: { name: 'x' }, data: [{ secretKey: 'p', remoteRef: { key: 'x' } }],
+  }))
+  await refused(t, sw.merge('ExternalSecret', 'team-b', 'theirs-2', { spec: { refreshPolicy: 'Periodic' } }), 'secretwire-reconciler-scope',
+    'secretwire: change a tenant\'s own ExternalSecret')
+  t.equal((await api(admin).get('ExternalSecret', storage, 'secretwire-stored-2')).metadata.resourceVersion, before.metadata.resourceVersion, 'the stored secret\'s object is unchanged')
+})
+
 t.test('the ESO features that read Secrets across namespaces are refused to tenants', async (t) => {
   const as = api(tenant)
   // ESO v0.16.2 lists the Secrets a PushSecret selects by label in every namespace, and pushes each to the store

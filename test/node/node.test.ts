@@ -86,6 +86,32 @@ t.test('Grafana and PostgreSQL in two namespaces start with the same password; $
   t.equal(fromGrafana.GF_DATABASE_URL, sha256(`postgres://grafana:${password}@postgres.db:5432/grafana`), '$(GRAFANA_DB) expanded in GF_DATABASE_URL')
 })
 
+t.test('the url and file forms on a real kubelet: decoded, read from the file by a non-root user, read-only, mode 0400', async (t) => {
+  const forms = workload('Deployment', { name: 'forms', namespace: 'grafana', annotations: annotated('grafana-db:url, grafana-db:file') })
+  // $$ is Kubernetes' escape for $. busybox httpd -d decodes percent-encoding; stat shows the file as the kubelet made it.
+  forms.spec.template.spec.securityContext = { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 }
+  forms.spec.template.spec.containers = [{
+    name: 'app', image: images.busybox,
+    command: ['/bin/sh', '-c', [
+      'echo URL=$$(busybox httpd -d "$$GRAFANA_DB_URLENCODED" | sha256sum | cut -d\' \' -f1)',
+      'echo FILE=$$(cat "$$GRAFANA_DB_FILE" | sha256sum | cut -d\' \' -f1)',
+      'echo MODE=$$(stat -L -c \'%a %g\' "$$GRAFANA_DB_FILE")',
+      'echo WRITE=$$(touch "$$(dirname "$$GRAFANA_DB_FILE")/x" 2>/dev/null && echo yes || echo refused)',
+      'echo ID=$$(id -u)',
+      'exec sleep 3600',
+    ].join('; ')],
+  }]
+  await apps.createNamespacedDeployment({ namespace: 'grafana', body: forms })
+  const [p] = await untilPods(kc, 'grafana', 'the forms Pod running', (pods) => running(pods), undefined, 'app=forms')
+  const got = reported(await logOf(kc, 'grafana', p!.metadata!.name!))
+  const stored = await storedHash('grafana-db')
+  t.equal(got.URL, stored, 'GRAFANA_DB_URLENCODED decodes to the stored password')
+  t.equal(got.FILE, stored, 'the file GRAFANA_DB_FILE names holds the stored password, read by uid 1000')
+  t.equal(got.ID, '1000', 'the container ran as a non-root user')
+  t.equal(got.MODE, '440 2000', 'mode 0400 as written, plus group read for the Pod\'s fsGroup (the kubelet adds it)')
+  t.equal(got.WRITE, 'refused', 'the mount is read-only')
+})
+
 t.test('a Pod whose Secret is not synced yet waits (CreateContainerConfigError), then starts once ESO syncs it', async (t) => {
   await cluster.command('stop-sidecar external-secrets')
   t.teardown(() => cluster.command('start-sidecar external-secrets').catch(() => undefined))

@@ -194,6 +194,7 @@ t.test('an unexpected failure (a bug) is a denial with 500 and one error line, w
       throw new TypeError('Cannot read properties of undefined (reading \'labels\')')
     },
     create: (o, d) => real.create(o, d),
+    update: (o, d) => real.update(o, d),
   }
   const { instance } = await app(t, undefined, inAdmit.logger, buggy)
   const res = await instance.inject({ method: 'POST', url: '/mutate', payload: review(request(object, { uid: 'bug-1', namespace: 'apps' })) })

@@ -38,18 +38,20 @@ await untilRolledOut(kc, 'secretwire', 'secretwire')
 say('secretwire: both replicas Ready (Pod Security restricted, uid 65532, read-only root filesystem)')
 
 // Grafana's and PostgreSQL's images cannot be pulled here: the same manifests run busybox instead, printing the
-// SHA-256 of the env var secretwire wired.
+// SHA-256 of the password as each received it (grafana: percent-encoded in an env var, decoded by busybox httpd -d;
+// postgres: the file its env var names).
 for (const ns of ['grafana', 'db']) await core.createNamespace({ body: { metadata: { name: ns } } })
 await untilSecretwireAnswers(kc, 'grafana', 'secretwire.io', 60_000)
-const standIn = (file: string, envVar: string) => parseAllDocuments(readFileSync(join(repoRoot, 'examples', file), 'utf8')).map((d) => {
+const standIn = (file: string, label: string, password: string) => parseAllDocuments(readFileSync(join(repoRoot, 'examples', file), 'utf8')).map((d) => {
   const doc = d.toJS() as { spec: { template: { spec: { containers: { image: string, command?: string[] }[] } } } }
   const container = doc.spec.template.spec.containers[0]!
   container.image = images.busybox
-  container.command = ['/bin/sh', '-c', `echo ${envVar}=$$(printf %s "$${envVar}" | sha256sum | cut -d' ' -f1); exec sleep 86400`]
+  container.command = ['/bin/sh', '-c', `echo ${label}=$$(${password} | sha256sum | cut -d' ' -f1); exec sleep 86400`]
   return stringify(doc)
 }).join('---\n')
 say('applying examples/grafana.yaml (namespace grafana) and examples/postgres.yaml (namespace db), with busybox for the images')
-const applied = kubectl(['apply', '-f', '-'], `${standIn('grafana.yaml', 'GRAFANA_DB')}---\n${standIn('postgres.yaml', 'POSTGRES_PASSWORD')}`)
+const applied = kubectl(['apply', '-f', '-'], `${standIn('grafana.yaml', 'GRAFANA_DB_URLENCODED', 'busybox httpd -d "$${GRAFANA_DB_URLENCODED}"')}---\n` +
+  `${standIn('postgres.yaml', 'POSTGRES_PASSWORD_FILE', 'cat "$${POSTGRES_PASSWORD_FILE}"')}`)
 if (applied.status !== 0) throw new Error(applied.stderr)
 
 const runningPod = async (namespace: string): Promise<V1Pod> => {
