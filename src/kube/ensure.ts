@@ -3,10 +3,12 @@
 // shape (contract.ts consumerShapeAnnotation), since a workload may now reference a key it lacks. Objects of the
 // right name that lack secretwire's labels are never adopted: the admission is refused, and since every object is
 // read before any is created, a refusal leaves nothing half-made.
+import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
-import { consumerShapeAnnotation, limits } from '../core/contract.ts'
+import { consumerShapeAnnotation, limits, sharedSecretLabel } from '../core/contract.ts'
 import type { Deadline } from '../util/deadline.ts'
 import { ObjectInTheWay } from '../core/errors.ts'
+import { syncStateOf, type WithConditions } from '../core/reconcileplan.ts'
 import { describe, type ManagedObject } from '../core/esoobjects.ts'
 import type { ObjectStore, StoredObject } from './client.ts'
 
@@ -35,6 +37,7 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   const created: ManagedObject[] = []
   // In plan order, so a generator exists before the PushSecret or ExternalSecret that references it.
   for (const object of missing) {
+    if (isConsumer(object)) await untilStored(object, objects, found, store, opts.deadline)
     if (await store.create(object, opts.deadline) === 'exists') {
       checkOwned(object, await store.get(object, opts.deadline))
     } else {
@@ -43,6 +46,36 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   }
   for (const object of outdated) await store.update(object, opts.deadline)
   return { created, wouldCreate: [], updated: outdated }
+}
+
+/**
+ * How long a consumer's ExternalSecret waits for its shared secret's stored password. ESO syncs an ExternalSecret
+ * the moment it exists; made before the stored Secret, its first sync fails and ESO records a Warning
+ * (UpdateFailed: secret not found) before its retry succeeds. Once the stored password exists there is no wait;
+ * with ESO down it is made anyway after this, and syncs when ESO is back.
+ */
+const storedWaitMs = 2000
+/** Time left for the calls after the wait (the create itself). */
+const afterWaitMs = 1000
+
+async function untilStored(consumer: ManagedObject, objects: readonly ManagedObject[], found: readonly (StoredObject | undefined)[], store: ObjectStore, deadline: Deadline): Promise<void> {
+  const name = consumer.metadata.labels[sharedSecretLabel]
+  const i = objects.findIndex((o) => o.metadata.labels[sharedSecretLabel] === name && o.kind !== 'Password' && !isConsumer(o))
+  if (i < 0 || synced(found[i])) return
+  const until = Date.now() + Math.min(storedWaitMs, deadline.remainingMs() - afterWaitMs)
+  while (Date.now() < until) {
+    if (synced(await store.get(objects[i]!, deadline))) return
+    await sleep(100)
+  }
+}
+
+/** ESO says the ExternalSecret or PushSecret that stores the password is synced: the stored Secret exists. */
+function synced(o: StoredObject | undefined): boolean {
+  return o !== undefined && syncStateOf(o as WithConditions, true).state === 'synced'
+}
+
+function isConsumer(o: ManagedObject): boolean {
+  return o.metadata.annotations?.[consumerShapeAnnotation.key] !== undefined
 }
 
 /** Only consumers' ExternalSecrets carry the shape annotation (esoobjects.ts); storage objects are never updated. */

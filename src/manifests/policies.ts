@@ -75,7 +75,8 @@ function wired(): Policy[] {
   const containers = cel(annotationKey(annotations.containers))
   const suffix = (form: string) => `(${passwordFormNames.filter((f) => passwordForms[f].envSuffix !== '')
     .map((f) => `${form} == ${cel(f)} ? ${cel(passwordForms[f].envSuffix)} : `).join('')}'')`
-  const key = (form: string) => `(${form} == 'url' ? ${cel(passwordForms.url.key)} : ${cel(passwordForms.raw.key)})`
+  const key = (form: string) => passwordFormNames.filter((f) => passwordForms[f].key !== passwordForms.raw.key)
+    .reduceRight((otherwise, f) => `(${form} == ${cel(f)} ? ${cel(passwordForms[f].key)} : ${otherwise})`, cel(passwordForms.raw.key))
   return policy(policyNames.wired,
     'Denies any annotated Pod whose selected containers lack the env vars (and, for the file form, the mounts)\n' +
     'secretwire wires, whether or not the webhook ran: with the webhook\'s failurePolicy Ignore, this is what keeps an\n' +

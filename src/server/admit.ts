@@ -5,6 +5,7 @@ import { deadline } from '../util/deadline.ts'
 import { ensureObjects, type EnsureOutcome } from '../kube/ensure.ts'
 import { AdmissionError, toStatus } from '../core/errors.ts'
 import { describe } from '../core/esoobjects.ts'
+import { passwordForms } from '../core/contract.ts'
 import type { ObjectStore } from '../kube/client.ts'
 import { plan, wiringUnchanged, type Plan, type PlanSettings } from '../core/plan.ts'
 
@@ -56,7 +57,7 @@ function waive(request: AdmissionRequest, error: AdmissionError, decided: Plan |
 function ensureWarnings(outcome: EnsureOutcome): string[] {
   const warnings = outcome.wouldCreate.map((o) => `dry run: secretwire would create ${describe(o)}`)
   for (const o of outcome.created) warnings.push(`secretwire created ${describe(o)}`)
-  for (const o of outcome.updated) warnings.push(`secretwire brought ${describe(o)} to its current shape (it adds key password-url)`)
+  for (const o of outcome.updated) warnings.push(`secretwire brought ${describe(o)} to its current shape (it adds key ${passwordForms.url.key})`)
   const secrets = [...new Set(outcome.created.map((o) => o.metadata.name))]
   if (secrets.length > 0) warnings.push(`Pods start once ESO has synced Secret ${secrets.join(', ')}`)
   return warnings

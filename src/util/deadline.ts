@@ -2,6 +2,8 @@
 // needs it: the warm path makes no call, and timers per admission cost measurable throughput.
 export interface Deadline {
   readonly signal: AbortSignal
+  /** Milliseconds left (0 once passed). */
+  remainingMs(): number
 }
 
 export function deadline(ms: number): Deadline {
@@ -11,6 +13,9 @@ export function deadline(ms: number): Deadline {
 class LazyDeadline implements Deadline {
   private made: AbortSignal | undefined
   constructor(private readonly at: number) {}
+  remainingMs(): number {
+    return Math.max(0, this.at - Date.now())
+  }
   get signal(): AbortSignal {
     this.made ??= AbortSignal.timeout(Math.max(1, this.at - Date.now()))
     return this.made

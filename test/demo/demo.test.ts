@@ -1,6 +1,6 @@
 // Room: tools/demo/, tools/node/with-node.ts
 // The README's first command, as a newcomer runs it: `npm run demo` comes up with secretwire running as Pods from
-// deploy/, prints the same password hash from two running containers, the refusals and `secretwire status`, keeps
+// deploy/, shows psql logging in to a real PostgreSQL with each shared password, the refusals and `secretwire status`, keeps
 // running, and on Ctrl-C (SIGINT to its process group, as a terminal sends it) stops, leaving nothing behind
 // (tools/node/with-node.ts checks that no process of the run's PID namespace, no mount and no kubepods cgroup
 // remains, and fails otherwise).
@@ -15,6 +15,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import t from 'tap'
 import { repoRoot } from '../../tools/paths.ts'
 import { docCommands } from '../helpers/docs.ts'
+import { manyNames } from '../../tools/node/postgres.ts'
 
 t.setTimeout(20 * 60_000)
 
@@ -53,8 +54,9 @@ t.test('a demo killed outright (SIGKILL, no clean-up) takes its processes with i
   const deadline = Date.now() + 600_000
   while (!/\] running\n/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 250))
   // The launcher: the parent of the unshare whose child runs the cluster (SECRETWIRE_NODE_INSIDE=1).
-  const ppid = (pid: number) => { const st = readFileSync(`/proc/${pid}/stat`, 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) }
-  const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  // A process may end between the listing and these reads (the demo's containers start short-lived ones): -1, ''.
+  const ppid = (pid: number) => { try { const st = readFileSync(`/proc/${pid}/stat`, 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) } catch { return -1 } }
+  const comm = (pid: number) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() } catch { return '' } }
   const inner = withEnv('SECRETWIRE_NODE_INSIDE', '1')
   const unshare = [...new Set(inner.map(ppid))].filter((pid) => comm(pid) === 'unshare')
   const outer = unshare.map(ppid)
@@ -105,7 +107,11 @@ t.test('npm run demo: running containers with one password, status ok; Ctrl-C le
   }
 
   t.match(stdout, /secretwire: both replicas Ready/, 'secretwire runs as two Pods from deploy/')
-  t.match(stdout, /the same password in both: yes\n/, 'both running containers hold the same password (by its SHA-256)')
+  t.match(stdout, /psql "\$GF_DATABASE_URL": logged in as grafana\n/,
+    'psql in Grafana\'s place logs in to the real PostgreSQL, which read the same password from its file, with the example\'s URL')
+  for (const name of manyNames) {
+    t.match(stdout, new RegExp(`\\n {2}${name} url: logged in as ${name}\\n {2}${name} raw: logged in as ${name}\\n`), `${name}: psql logged in with the URL form and the raw form`)
+  }
   t.match(stdout, /A bad annotation is refused at admission:\n {2}.*secretwire\.io\/shared-secret.*Bad_Name/, 'a bad annotation is refused, naming annotation and value')
   t.match(stdout, /A namespace the policy leaves out gets nothing:\n {2}.*(denied|forbidden)/i, 'a namespace outside the policy is refused')
   t.match(stdout, /secretwire status \(exit status 0\):\nSHARED SECRET/, '`secretwire status` runs, and nothing is failing')

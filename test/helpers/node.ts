@@ -10,19 +10,21 @@ export interface NodeCluster {
   readonly kc: KubeConfig
   readonly kubectl: Kubectl
   readonly nodeIP: string
+  /** The file ESO's controller logs to (a sidecar of the control plane). */
+  readonly esoLog: string
   /** A command of the launcher (tools/go/controlplane commands.go), e.g. stop-sidecar external-secrets. */
   command(command: ControlPlaneCommand): Promise<void>
 }
 
 export async function nodeCluster(): Promise<NodeCluster> {
-  const { SECRETWIRE_TEST_KUBECONFIG: path, SECRETWIRE_TEST_NODE: nodeIP, SECRETWIRE_TEST_CONTROL: socket } = process.env
-  if (!path || !nodeIP || !socket) {
+  const { SECRETWIRE_TEST_KUBECONFIG: path, SECRETWIRE_TEST_NODE: nodeIP, SECRETWIRE_TEST_CONTROL: socket, SECRETWIRE_TEST_ESO_LOG: esoLog } = process.env
+  if (!path || !nodeIP || !socket || !esoLog) {
     throw new Error('test/node/ runs on a node: npm run test:node (tools/node/with-node.ts), not on the plain control plane')
   }
   const kc = new KubeConfig()
   kc.loadFromFile(path)
   return {
-    kc, nodeIP, kubectl: await kubectlFor(path),
+    kc, nodeIP, esoLog, kubectl: await kubectlFor(path),
     command: (command) => new Promise((res, rej) => {
       const req = request({ socketPath: socket, method: 'POST', path: '/' }, (resp) => {
         let text = ''

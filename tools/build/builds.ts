@@ -1,7 +1,7 @@
 // The Go builds of the project's tools, each from a Go module under tools/ into the binary cache (gobuild.ts):
 //   controlplane     the launcher, etcd and Kubernetes 1.37 (tools/go/controlplane)
 //   kubernetes-1.35  the same commands against Kubernetes 1.35 (tools/go/controlplane/go.1.35.mod)
-//   eso              the External Secrets Operator's controller (tools/go/eso)
+//   eso              the External Secrets Operator's controller, and a test fixture made of its parts (tools/go/eso)
 //   helm             Helm's CLI, for the chart tests: required by the control plane's module
 //                    (tools/go/controlplane/tools.go), so it shares that module's Kubernetes libraries
 //   kyverno          Kyverno, for the bench that puts secretwire beside it (tools/go/kyverno); never the product
@@ -72,9 +72,20 @@ async function versionLdflags(modfile: string): Promise<string> {
   ].join(' ')
 }
 
+/**
+ * ESO's controller, and in the same `go build` (so its packages compile once) the test fixture passwordforms: ESO's
+ * Password generator and template engine with Go's net/url (tools/go/eso/cmd/passwordforms).
+ */
+async function buildEsoModule(out?: Say): Promise<string> {
+  return buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'go', 'eso'), packages: ['./cmd/external-secrets', './cmd/passwordforms'] }, out)
+}
+
 export async function buildEso(out?: Say): Promise<string> {
-  const dir = await buildGo({ name: 'eso', moduleDir: join(repoRoot, 'tools', 'go', 'eso'), packages: ['./cmd/external-secrets'] }, out)
-  return join(dir, 'external-secrets')
+  return join(await buildEsoModule(out), 'external-secrets')
+}
+
+export async function passwordFormsFixture(): Promise<string> {
+  return join(await buildEsoModule(), 'passwordforms')
 }
 
 export async function buildHelm(out?: Say): Promise<string> {

@@ -74,9 +74,12 @@ async function compile(build: GoBuild, binDir: string, out: Say): Promise<string
   await rm(tmp, { recursive: true, force: true })
   await mkdir(tmp, { recursive: true })
   const log = join(cacheRoot(), 'logs', `${build.name}.log`)
-  const env = { ...process.env, CGO_ENABLED: '0', ...build.env }
+  // The compiler is a Go program: GOGC=400 lets its heap grow 4x before collecting (less GC, more memory), and
+  // -dwarf=false skips debug info that -s -w would strip from the binary anyway. Measured on Helm's build from an
+  // empty GOCACHE on 2 cores (docs/development.md): 164 s as before, 155 s with -dwarf=false, 139 and 142 s with both.
+  const env = { ...process.env, CGO_ENABLED: '0', GOGC: process.env.GOGC ?? '400', ...build.env }
   const modfile = build.modfile === undefined ? [] : [`-modfile=${build.modfile}`]
-  const args = ['build', '-v', '-trimpath', ...modfile, '-ldflags', `-s -w ${build.ldflags ?? ''}`.trim(), '-o', tmp + '/', ...build.packages]
+  const args = ['build', '-v', '-trimpath', '-gcflags=all=-dwarf=false', ...modfile, '-ldflags', `-s -w ${build.ldflags ?? ''}`.trim(), '-o', tmp + '/', ...build.packages]
   const retry = 'npm run setup'
   const started = Date.now()
 
@@ -113,7 +116,7 @@ async function inputHash(build: GoBuild): Promise<string> {
   const hash = createHash('sha256')
   const { stdout } = await run('go', ['env', 'GOVERSION', 'GOOS', 'GOARCH'], { cwd: build.moduleDir, env: { ...process.env, GOTOOLCHAIN: 'local' } })
   hash.update(stdout)
-  hash.update(JSON.stringify([build.packages, build.ldflags ?? '', build.modfile ?? '', build.env ?? {}]))
+  hash.update(JSON.stringify([build.packages, build.ldflags ?? '', build.modfile ?? '', build.env ?? {}, 'dwarf=false']))
   for (const file of await sourceFiles(build.moduleDir)) {
     hash.update(relative(build.moduleDir, file)).update('\0').update(await readFile(file)).update('\0')
   }

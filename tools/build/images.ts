@@ -3,13 +3,15 @@
 //   busybox     the static busybox of Debian's busybox-static, for consumer workloads in tests and the demo
 //   pause       the sandbox image, Kubernetes' own pause.c (in the k8s.io/kubernetes module) compiled static
 //   secretwire  the repository's Dockerfile, carried out by tools/build/dockerfile.ts
+//   postgres    Debian's PostgreSQL 15 server and its psql (libpq) client, as the machine's packages installed
+//               them (postgresql-15), with busybox for the shell of tools/build/postgres/docker-entrypoint.sh
 // Names are localhost/... with a tag, never :latest: the kubelet then never tries a registry (pull policy
 // IfNotPresent finds them in containerd).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { goModuleDir } from './gomodules.ts'
 import { cacheRoot, offline, recentlyUsed, used } from './gobuild.ts'
 import { runLogged, startStep } from './progress.ts'
@@ -21,6 +23,7 @@ export const images = {
   busybox: 'localhost/secretwire-test/busybox:1.35',
   pause: 'localhost/secretwire-test/pause:3.10',
   /** What deploy/ names the image (kustomize `images:` sets it), tagged as the package version. */
+  postgres: 'localhost/secretwire-test/postgres:15',
   secretwire: `localhost/secretwire/secretwire:${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version as string}`,
 } as const
 
@@ -32,7 +35,7 @@ export interface NodeImages {
 
 /** Builds (or reuses) every image; returns the tars. */
 export async function nodeImages(log: (line: string) => void = (l) => process.stderr.write(`[secretwire] ${l}\n`)): Promise<NodeImages> {
-  const files = [await busyboxImage(), await pauseImage(), await secretwireImage(log)]
+  const files = [await busyboxImage(), await pauseImage(), await postgresImage(), await secretwireImage(log)]
   return { files, sandbox: images.pause }
 }
 
@@ -57,22 +60,77 @@ async function cached(name: string, inputs: string, make: (out: string) => void 
   return used(out)
 }
 
+const busybox = '/bin/busybox'
+
 function busyboxImage(): Promise<string> {
-  const busybox = '/bin/busybox'
   if (!existsSync(busybox)) throw new Error('/bin/busybox is missing: install Debian\'s busybox-static (apt-get install busybox-static)')
   return cached('busybox', `${images.busybox}\0${readFileSync(busybox).toString('base64')}`, (out) => {
     const rootfs = mkdtempSync(join(tmpdir(), 'secretwire-busybox-'))
     try {
-      mkdirSync(join(rootfs, 'bin'))
-      cpSync(busybox, join(rootfs, 'bin', 'busybox'))
-      // The applets as symlinks to /bin/busybox, as the busybox image has them.
-      execFileSync(join(rootfs, 'bin', 'busybox'), ['--install', '-s', join(rootfs, 'bin')])
-      for (const f of readdirSync(join(rootfs, 'bin'))) {
-        if (f !== 'busybox') { rmSync(join(rootfs, 'bin', f)); execFileSync('ln', ['-s', 'busybox', join(rootfs, 'bin', f)]) }
-      }
-      mkdirSync(join(rootfs, 'tmp'))
-      chmodSync(join(rootfs, 'tmp'), 0o1777)
+      installBusybox(rootfs)
       writeOciImage({ name: images.busybox, rootfs, cmd: ['/bin/sh'] }, out)
+    } finally {
+      rmSync(rootfs, { recursive: true, force: true })
+    }
+  })
+}
+
+/** /bin/busybox with its applets as symlinks to it, as the busybox image has them, and a /tmp. */
+function installBusybox(rootfs: string): void {
+  mkdirSync(join(rootfs, 'bin'), { recursive: true })
+  cpSync(busybox, join(rootfs, 'bin', 'busybox'))
+  execFileSync(join(rootfs, 'bin', 'busybox'), ['--install', '-s', join(rootfs, 'bin')])
+  for (const f of readdirSync(join(rootfs, 'bin'))) {
+    if (f !== 'busybox') { rmSync(join(rootfs, 'bin', f)); execFileSync('ln', ['-s', 'busybox', join(rootfs, 'bin', f)]) }
+  }
+  mkdirSync(join(rootfs, 'tmp'), { recursive: true })
+  chmodSync(join(rootfs, 'tmp'), 0o1777)
+}
+
+/** Where Debian's postgresql-15 puts the server, its libraries and its share files. */
+const pg = { bin: '/usr/lib/postgresql/15/bin', lib: '/usr/lib/postgresql/15/lib', share: '/usr/share/postgresql/15' }
+const pgPackages = ['postgresql-15', 'postgresql-client-15', 'libpq5']
+const pgEntrypoint = join(repoRoot, 'tools', 'build', 'postgres', 'docker-entrypoint.sh')
+
+/**
+ * The real PostgreSQL for the node tests and the demo: the files of the machine's Debian packages (the versions
+ * installed are part of the cache key) with the shared libraries each binary loads, a passwd naming postgres
+ * (999: initdb looks its user up) and the entrypoint that starts it as the official image does.
+ */
+function postgresImage(): Promise<string> {
+  const versions = spawnSync('dpkg-query', ['-W', '-f', '${Package}=${Version} ${Status}\n', ...pgPackages], { encoding: 'utf8' })
+  const missing = pgPackages.filter((p) => !new RegExp(`^${p}=\\S+ install ok installed$`, 'm').test(versions.stdout ?? ''))
+  if (missing.length > 0 || !existsSync(join(pg.bin, 'postgres'))) {
+    throw new Error(`Debian's ${missing.join(', ') || 'postgresql-15'} is not installed: the PostgreSQL image is made from it (apt-get install postgresql-15)`)
+  }
+  return cached('postgres', [images.postgres, versions.stdout, readFileSync(pgEntrypoint, 'utf8'), readFileSync(busybox).toString('base64')].join('\0'), (out) => {
+    const rootfs = mkdtempSync(join(tmpdir(), 'secretwire-postgres-'))
+    try {
+      chmodSync(rootfs, 0o755) // the image's /: mkdtemp made it 0700, which only root could enter
+      installBusybox(rootfs)
+      const copy = (path: string) => { mkdirSync(join(rootfs, dirname(path)), { recursive: true }); cpSync(path, join(rootfs, path), { dereference: true, recursive: true }) }
+      const binaries = ['postgres', 'initdb', 'pg_ctl', 'psql', 'pg_isready'].map((b) => join(pg.bin, b))
+      // The server's loadable modules (plpgsql, the text search dictionaries initdb installs, ...), not LLVM's JIT.
+      const modules = readdirSync(pg.lib).filter((f) => f.endsWith('.so') && !f.startsWith('llvmjit')).map((f) => join(pg.lib, f))
+      for (const file of [...binaries, ...modules]) { copy(file); copySharedLibraries(file, rootfs) }
+      copy(pg.share)
+      // Debian builds PostgreSQL with the system's time zone data.
+      copy('/usr/share/zoneinfo')
+      mkdirSync(join(rootfs, 'usr', 'local', 'bin'), { recursive: true })
+      cpSync(pgEntrypoint, join(rootfs, 'usr', 'local', 'bin', 'docker-entrypoint.sh'))
+      mkdirSync(join(rootfs, 'etc'), { recursive: true })
+      writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/sh\n')
+      writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\npostgres:x:999:\n')
+      // Writable by postgres whatever uid the Pod picks: the data directory's parent, the socket's, the init scripts'.
+      for (const dir of ['var/lib/postgresql', 'var/run/postgresql', 'docker-entrypoint-initdb.d']) {
+        mkdirSync(join(rootfs, dir), { recursive: true })
+        chmodSync(join(rootfs, dir), 0o1777)
+      }
+      writeOciImage({
+        name: images.postgres, rootfs, user: '999:999',
+        entrypoint: ['/usr/local/bin/docker-entrypoint.sh'], cmd: ['postgres'],
+        env: [`PATH=${pg.bin}:/usr/local/bin:/usr/bin:/bin`, 'PGDATA=/var/lib/postgresql/data', 'TZ=UTC', 'LANG=C'],
+      }, out)
     } finally {
       rmSync(rootfs, { recursive: true, force: true })
     }

@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import type { NodeImages } from '../build/images.ts'
 import { startControlPlane, type ControlPlaneCommand } from '../cluster/controlplane.ts'
 import { kubectlPath } from '../build/builds.ts'
-import { esoSidecar, startEso } from '../cluster/eso.ts'
+import { ESO_SIDECAR, esoSidecar, startEso } from '../cluster/eso.ts'
 import { offlineEnv, prepare } from '../build/needs.ts'
 import { cacheRoot } from '../build/gobuild.ts'
 import { installStore, untilStoreReady } from '../cluster/store.ts'
@@ -148,6 +148,7 @@ async function inside(): Promise<void> {
   const env = {
     ...process.env, SECRETWIRE_TEST_KUBECONFIG: cp.info.kubeconfig, SECRETWIRE_TEST_NODE: NODE_IP, SECRETWIRE_NODE_INSIDE: '',
     SECRETWIRE_TEST_CONTROL: CONTROL_SOCKET, SECRETWIRE_TEST_IMAGES: JSON.stringify(images),
+    SECRETWIRE_TEST_ESO_LOG: cp.info.sidecarLogs?.[ESO_SIDECAR] ?? '',
   }
   let status = 0
   if (command.length === 0) {
