@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { homedir } from 'node:os'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
+import { alive } from './lifeline.ts'
 import { duration, runLogged, say, startStep, type Say } from './progress.ts'
 
 const run = promisify(execFile)
@@ -164,14 +165,5 @@ async function pruneOtherBuilds(name: string, keep: string): Promise<void> {
     if (pid !== undefined ? alive(Number(pid)) : recentlyUsed(path)) continue
     await rm(path, { recursive: true, force: true })
     await rm(`${path}.used`, { force: true })
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
