@@ -24,6 +24,8 @@ export interface NamespaceStatus {
   readonly consumers: readonly string[]
   /** What the reconciler does next here, or undefined when nothing. */
   readonly next: string | undefined
+  /** What is wrong here, in words; undefined when nothing is. */
+  readonly problem: string | undefined
 }
 
 export interface SharedSecretStatus {
@@ -31,6 +33,8 @@ export interface SharedSecretStatus {
   readonly generator: boolean
   readonly stored: ObjectState | undefined
   readonly namespaces: readonly NamespaceStatus[]
+  /** What is wrong with the stored password, in words; undefined when nothing is. */
+  readonly problem: string | undefined
 }
 
 export interface Status {
@@ -49,40 +53,80 @@ export interface StatusSettings {
   readonly storageNamespace: string
 }
 
+/** What `status` looks at: every shared secret (the default), or those of one NAME, of one namespace, or both. */
+export interface StatusScope {
+  readonly name?: string
+  /** Only this namespace's consumers and ExternalSecrets (read there and in the storage namespace alone). */
+  readonly namespace?: string
+}
+
 /** Reads the cluster (the caller's rights) and builds the status. */
-export async function clusterStatus(kc: KubeConfig, s: StatusSettings): Promise<Status> {
+export async function clusterStatus(kc: KubeConfig, s: StatusSettings, scope: StatusScope = {}): Promise<Status> {
   const unreadable: string[] = []
   const attempt = async <T>(what: string, read: () => Promise<T>, fallback: T): Promise<T> =>
     read().catch((err: { code?: number, message?: string }) => { unreadable.push(`${what} (${err.code ?? err.message})`); return fallback })
   const co = kc.makeApiClient(CustomObjectsApi)
-  const managed = async (kind: ManagedKind) => attempt(`${kind}s`, async () =>
-    ((await co.listClusterCustomObject({ ...resources[kind], labelSelector: `${managedBy.key}=${managedBy.value}` })) as { items: Obj[] }).items, [] as Obj[])
+  const managedSelector = `${managedBy.key}=${managedBy.value}${scope.name !== undefined ? `,${sharedSecretLabel}=${scope.name}` : ''}`
+  const list = async (kind: ManagedKind, namespace?: string) => ((namespace === undefined
+    ? await co.listClusterCustomObject({ ...resources[kind], labelSelector: managedSelector })
+    : await co.listNamespacedCustomObject({ ...resources[kind], namespace, labelSelector: managedSelector })) as { items: Obj[] }).items
+  // With -n, a team member with rights in their namespace alone can still see its rows; the storage namespace's
+  // objects are read there (and said to be unreadable when the caller may not).
+  const managed = async (kind: ManagedKind, where: 'storage' | 'consumers') => attempt(`${kind}s`, async () => {
+    if (scope.namespace === undefined) return list(kind)
+    if (where === 'storage') return list(kind, s.storageNamespace)
+    return [...await list(kind, s.storageNamespace), ...(scope.namespace === s.storageNamespace ? [] : await list(kind, scope.namespace))]
+  }, [] as Obj[])
   const selector = { labelSelector: `${consumerLabel.key}=${consumerLabel.value}` }
   const apps = kc.makeApiClient(AppsV1Api)
   const batch = kc.makeApiClient(BatchV1Api)
   const core = kc.makeApiClient(CoreV1Api)
-  const consumerLists: [string, () => Promise<{ items: { metadata?: unknown }[] }>][] = [
-    ['Deployment', () => apps.listDeploymentForAllNamespaces(selector)],
-    ['StatefulSet', () => apps.listStatefulSetForAllNamespaces(selector)],
-    ['DaemonSet', () => apps.listDaemonSetForAllNamespaces(selector)],
-    ['ReplicaSet', () => apps.listReplicaSetForAllNamespaces(selector)],
-    ['Job', () => batch.listJobForAllNamespaces(selector)],
-    ['CronJob', () => batch.listCronJobForAllNamespaces(selector)],
-    ['Pod', () => core.listPodForAllNamespaces(selector)],
-  ]
+  const ns = scope.namespace
+  const consumerLists: [string, () => Promise<{ items: { metadata?: unknown }[] }>][] = ns === undefined
+    ? [
+        ['Deployment', () => apps.listDeploymentForAllNamespaces(selector)],
+        ['StatefulSet', () => apps.listStatefulSetForAllNamespaces(selector)],
+        ['DaemonSet', () => apps.listDaemonSetForAllNamespaces(selector)],
+        ['ReplicaSet', () => apps.listReplicaSetForAllNamespaces(selector)],
+        ['Job', () => batch.listJobForAllNamespaces(selector)],
+        ['CronJob', () => batch.listCronJobForAllNamespaces(selector)],
+        ['Pod', () => core.listPodForAllNamespaces(selector)],
+      ]
+    : [
+        ['Deployment', () => apps.listNamespacedDeployment({ namespace: ns, ...selector })],
+        ['StatefulSet', () => apps.listNamespacedStatefulSet({ namespace: ns, ...selector })],
+        ['DaemonSet', () => apps.listNamespacedDaemonSet({ namespace: ns, ...selector })],
+        ['ReplicaSet', () => apps.listNamespacedReplicaSet({ namespace: ns, ...selector })],
+        ['Job', () => batch.listNamespacedJob({ namespace: ns, ...selector })],
+        ['CronJob', () => batch.listNamespacedCronJob({ namespace: ns, ...selector })],
+        ['Pod', () => core.listNamespacedPod({ namespace: ns, ...selector })],
+      ]
   const [passwords, pushSecrets, externalSecrets, ...consumerItems] = await Promise.all([
-    managed('Password'), managed('PushSecret'), managed('ExternalSecret'),
+    managed('Password', 'storage'), managed('PushSecret', 'storage'), managed('ExternalSecret', 'consumers'),
     ...consumerLists.map(([kind, list]) => attempt(`${kind}s`, async () => (await list()).items.map((i) => ({ kind, ...(i.metadata as Obj['metadata']) })), [])),
   ])
+  // No ConfigMap (404): no policy is installed, so every namespace is allowed; that is known, not unreadable.
   const policyText = await attempt('ConfigMap secretwire/secretwire-policy', async () =>
-    (await core.readNamespacedConfigMap({ namespace: identities.secretwire.namespace, name: 'secretwire-policy' })).data?.['policy.yaml'], undefined)
+    (await core.readNamespacedConfigMap({ namespace: identities.secretwire.namespace, name: 'secretwire-policy' })
+      .catch((err: { code?: number }) => { if (err.code === 404) return { data: undefined }; throw err })).data?.['policy.yaml'], undefined)
   const policy = policyText === undefined ? undefined : parsePolicy(policyText, 'ConfigMap secretwire/secretwire-policy')
   const consumers = consumerItems.flat().map((c) => ({
     kind: c.kind, namespace: c.namespace, name: c.name,
     names: consumedNames(c.annotations),
   }))
-  return { ...statusModel({ passwords, pushSecrets, externalSecrets, consumers, policy, storageNamespace: s.storageNamespace }), unreadable }
+  return { ...scoped(statusModel({ passwords, pushSecrets, externalSecrets, consumers, policy, storageNamespace: s.storageNamespace }), scope), unreadable }
 }
+
+/** Pure: the status of the NAME and namespace asked for; `failing` counts only what is shown. */
+export function scoped(status: Omit<Status, 'unreadable'>, scope: StatusScope): Omit<Status, 'unreadable'> {
+  if (scope.name === undefined && scope.namespace === undefined) return status
+  const sharedSecrets = status.sharedSecrets
+    .filter((s) => scope.name === undefined || s.name === scope.name)
+    .map((s) => scope.namespace === undefined ? s : { ...s, namespaces: s.namespaces.filter((n) => n.namespace === scope.namespace) })
+    .filter((s) => scope.namespace === undefined || s.namespaces.length > 0)
+  return { sharedSecrets, failing: sharedSecrets.some(isFailing) }
+}
+
 
 export interface StatusInput {
   readonly passwords: readonly Obj[]
@@ -103,12 +147,10 @@ export function statusModel(input: StatusInput): Omit<Status, 'unreadable'> {
   const names = new Set([
     ...input.passwords.map(nameOf), ...input.pushSecrets.map(nameOf), ...input.externalSecrets.map(nameOf), ...input.consumers.flatMap((c) => c.names),
   ].filter((n) => n !== ''))
-  let failing = false
   const sharedSecrets = [...names].sort().map((name): SharedSecretStatus => {
     const inStorage = (o: Obj) => o.metadata.namespace === input.storageNamespace && nameOf(o) === name
     const storedObject = input.pushSecrets.find(inStorage) ?? input.externalSecrets.find(inStorage)
     const stored = storedObject && state(input.pushSecrets.includes(storedObject) ? 'PushSecret' : 'ExternalSecret', storedObject, true)
-    if (stored?.state === 'failed') failing = true
     const byNamespace = new Map<string, NamespaceStatus>()
     const namespaces = new Set([
       ...input.externalSecrets.filter((o) => nameOf(o) === name && o.metadata.namespace !== input.storageNamespace).map((o) => o.metadata.namespace),
@@ -116,19 +158,30 @@ export function statusModel(input: StatusInput): Omit<Status, 'unreadable'> {
     ])
     for (const namespace of [...namespaces].sort()) {
       const es = input.externalSecrets.find((o) => o.metadata.namespace === namespace && nameOf(o) === name)
-      const users = input.consumers.filter((c) => c.namespace === namespace && c.names.includes(name)).map((c) => `${c.kind}/${c.name}`)
+      const users = input.consumers.filter((c) => c.namespace === namespace && c.names.includes(name)).map((c) => `${c.kind}/${c.name}`).sort()
       const externalSecret = es && state('ExternalSecret', es)
       const allowed = (input.policy ?? openPolicy).forSecret(name).allows(namespace)
       let next: string | undefined
+      let problem: string | undefined
       if (users.length === 0) next = 'delete the ExternalSecret (and its copy of the password) once the grace period has passed'
-      else if (!allowed && input.policy !== undefined) { next = 'nothing: the policy no longer allows this NAME here; new Pods are refused'; failing = true }
-      else if (externalSecret === undefined) { next = 'create the ExternalSecret'; failing = true }
-      if (externalSecret?.state === 'failed') failing = true
-      byNamespace.set(namespace, { namespace, externalSecret, consumers: users, next })
+      else if (!allowed && input.policy !== undefined) {
+        next = 'nothing: the policy no longer allows this NAME here; new Pods are refused'
+        problem = `the policy does not allow ${name} in ${namespace}`
+      } else if (externalSecret === undefined) {
+        next = 'create the ExternalSecret'
+        problem = 'no ExternalSecret: the consumers have no Secret to read'
+      }
+      if (externalSecret?.state === 'failed') problem ??= `ESO cannot sync the ExternalSecret${externalSecret.detail ? `: ${externalSecret.detail}` : ''}`
+      byNamespace.set(namespace, { namespace, externalSecret, consumers: users, next, problem })
     }
-    return { name, generator: input.passwords.some(inStorage), stored, namespaces: [...byNamespace.values()] }
+    const problem = stored?.state === 'failed' ? `ESO cannot sync the stored password${stored.detail ? `: ${stored.detail}` : ''}` : undefined
+    return { name, generator: input.passwords.some(inStorage), stored, namespaces: [...byNamespace.values()], problem }
   })
-  return { sharedSecrets, failing }
+  return { sharedSecrets, failing: sharedSecrets.some(isFailing) }
+}
+
+function isFailing(s: SharedSecretStatus): boolean {
+  return s.problem !== undefined || s.namespaces.some((n) => n.problem !== undefined)
 }
 
 /** The table `secretwire status` prints by default. */
@@ -145,6 +198,10 @@ export function statusTable(status: Status): string {
   const widths = rows[0]!.map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i]!.length))))
   const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd())
   if (status.unreadable.length > 0) lines.push('', `not readable with your rights: ${status.unreadable.join('; ')}`)
-  lines.push('', status.failing ? 'FAILING: see ESO and NEXT above' : 'ok')
+  const problems = status.sharedSecrets.flatMap((s) => [
+    ...(s.problem !== undefined ? [`  ${s.name}: ${s.problem}`] : []),
+    ...s.namespaces.flatMap((n) => n.problem !== undefined ? [`  ${s.name} in ${n.namespace}: ${n.problem}`] : []),
+  ])
+  lines.push('', status.failing ? ['FAILING:', ...problems].join('\n') : 'ok')
   return `${lines.join('\n')}\n`
 }
