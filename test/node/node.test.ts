@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
-import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node'
+import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, RbacAuthorizationV1Api, setHeaderOptions, type V1Pod } from '@kubernetes/client-node'
 import t from 'tap'
 import { untilSecretwireAnswers } from '../../tools/cluster/webhook.ts'
 import { images } from '../../tools/build/images.ts'
@@ -239,6 +239,27 @@ t.test('a Job and a CronJob run to completion with the password', async (t) => {
   for (const p of done.filter((x) => x.status?.phase === 'Succeeded')) {
     t.equal(reported(await logOf(kc, 'batch', p.metadata!.name!)).BATCH_DB, stored, `${p.metadata?.labels?.['job-name']}: completed with the password`)
   }
+})
+
+t.test('secretwire status in a Pod: with no kubeconfig, the CLI uses the Pod\'s ServiceAccount (in-cluster)', async (t) => {
+  // The in-cluster rule of src/cli/kubeconfig.ts, the last one: no --kubeconfig, no KUBECONFIG, no ~/.kube/config.
+  await core.createNamespace({ body: { metadata: { name: 'ops' } } })
+  await core.createNamespacedServiceAccount({ namespace: 'ops', body: { metadata: { name: 'status' } } })
+  await kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: {
+    metadata: { name: 'ops-status-view' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+    subjects: [{ kind: 'ServiceAccount', name: 'status', namespace: 'ops' }],
+  } })
+  await core.createNamespacedPod({ namespace: 'ops', body: {
+    metadata: { name: 'status' },
+    spec: { serviceAccountName: 'status', restartPolicy: 'Never', containers: [{ name: 'cli', image: images.secretwire, args: ['status', '-o', 'json'] }] },
+  } })
+  await untilPods(kc, 'ops', 'the status Pod ends', (p) => ['Succeeded', 'Failed'].includes(p[0]?.status?.phase ?? ''), 90_000)
+  const log = await logOf(kc, 'ops', 'status')
+  const out = JSON.parse(log) as { sharedSecrets: { name: string, namespaces: { namespace: string, consumers: string[] }[] }[], unreadable: string[] }
+  t.notOk(out.unreadable.some((u) => /^(Deployments|StatefulSets|Pods) /.test(u)), `view, cluster-wide: every workload readable (${out.unreadable.join('; ')})`)
+  const grafana = out.sharedSecrets.find((s) => s.name === 'grafana-db')
+  t.same(grafana?.namespaces.map((n) => n.namespace), ['db', 'grafana'], 'it sees grafana-db\'s two namespaces, as the ServiceAccount may')
 })
 
 t.test('a healthy install is quiet: no Warning Event and no ESO error about secretwire\'s objects', async (t) => {
