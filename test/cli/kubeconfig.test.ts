@@ -9,7 +9,7 @@ import { AppsV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/
 import t from 'tap'
 import { consumerAnnotation, consumerLabel } from '../../src/core/contract.ts'
 import { serviceAccountKubeConfig } from '../../tools/cluster/identity.ts'
-import { cli } from '../helpers/cli.ts'
+import { cliAsync } from '../helpers/cli.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'secretwire-kubeconfig-'))
@@ -55,8 +55,8 @@ const emptyHome = join(dir, 'empty-home')
 mkdirSync(emptyHome)
 
 /** `secretwire status -o json ARGS` with exactly this environment's kubeconfig settings; which identity answered. */
-function status(args: string[], env: { KUBECONFIG?: string, HOME?: string }) {
-  const res = cli(['status', '-o', 'json', ...args], { env: { KUBECONFIG: env.KUBECONFIG, HOME: env.HOME ?? emptyHome, KUBERNETES_SERVICE_HOST: undefined } })
+async function status(args: string[], env: { KUBECONFIG?: string, HOME?: string }) {
+  const res = await cliAsync(['status', '-o', 'json', ...args], { env: { KUBECONFIG: env.KUBECONFIG, HOME: env.HOME ?? emptyHome, KUBERNETES_SERVICE_HOST: undefined } })
   let who: string | undefined
   if (res.stdout !== '') {
     const out = JSON.parse(res.stdout) as { unreadable: string[] }
@@ -68,46 +68,64 @@ function status(args: string[], env: { KUBECONFIG?: string, HOME?: string }) {
 
 t.test('--kubeconfig FILE comes first: before KUBECONFIG and ~/.kube/config', async (t) => {
   copyFileSync(adminFile, join(home, '.kube', 'config'))
-  t.equal(status(['--kubeconfig', viewerFile], { KUBECONFIG: adminFile, HOME: home }).who, 'viewer')
-  t.equal(status([], { KUBECONFIG: adminFile, HOME: home }).who, 'admin', 'control: without it, KUBECONFIG (admin) answers')
+  const [flag, control] = await Promise.all([
+    status(['--kubeconfig', viewerFile], { KUBECONFIG: adminFile, HOME: home }),
+    status([], { KUBECONFIG: adminFile, HOME: home }),
+  ])
+  t.equal(flag.who, 'viewer')
+  t.equal(control.who, 'admin', 'control: without it, KUBECONFIG (admin) answers')
 })
 
 t.test('the KUBECONFIG list is merged: the first file with a current-context decides it; --context picks any', async (t) => {
-  t.equal(status([], { KUBECONFIG: `${adminFile}:${viewerFile}` }).who, 'admin')
-  t.equal(status([], { KUBECONFIG: `${viewerFile}:${adminFile}` }).who, 'viewer')
-  t.equal(status(['--context', 'viewer'], { KUBECONFIG: `${adminFile}:${viewerFile}` }).who, 'viewer', 'a context of the second file')
-  t.equal(status(['--context', 'admin'], { KUBECONFIG: `${viewerFile}:${adminFile}` }).who, 'admin')
   const noCurrent = file('no-current.json', viewer, 'viewer2', false)
-  t.equal(status([], { KUBECONFIG: `${noCurrent}:${viewerFile}:${adminFile}` }).who, 'viewer', 'a first file without one: the next that has one')
+  const [ab, ba, abViewer, baAdmin, firstWithout] = await Promise.all([
+    status([], { KUBECONFIG: `${adminFile}:${viewerFile}` }),
+    status([], { KUBECONFIG: `${viewerFile}:${adminFile}` }),
+    status(['--context', 'viewer'], { KUBECONFIG: `${adminFile}:${viewerFile}` }),
+    status(['--context', 'admin'], { KUBECONFIG: `${viewerFile}:${adminFile}` }),
+    status([], { KUBECONFIG: `${noCurrent}:${viewerFile}:${adminFile}` }),
+  ])
+  t.equal(ab.who, 'admin')
+  t.equal(ba.who, 'viewer')
+  t.equal(abViewer.who, 'viewer', 'a context of the second file')
+  t.equal(baAdmin.who, 'admin')
+  t.equal(firstWithout.who, 'viewer', 'a first file without one: the next that has one')
 })
 
 t.test('without --kubeconfig and KUBECONFIG: ~/.kube/config', async (t) => {
   copyFileSync(viewerFile, join(home, '.kube', 'config'))
-  t.equal(status([], { HOME: home }).who, 'viewer')
-  t.equal(status([], { KUBECONFIG: '', HOME: home }).who, 'viewer', 'an empty KUBECONFIG counts as unset, as with kubectl')
+  const [unset, empty] = await Promise.all([status([], { HOME: home }), status([], { KUBECONFIG: '', HOME: home })])
+  t.equal(unset.who, 'viewer')
+  t.equal(empty.who, 'viewer', 'an empty KUBECONFIG counts as unset, as with kubectl')
 })
 
 t.test('nothing to go by, or a context that is not there: exit status 2, saying what was looked for', async (t) => {
-  const none = status([], {})
+  const [none, wrong, missing] = await Promise.all([
+    status([], {}),
+    status(['--context', 'nosuch'], { KUBECONFIG: `${adminFile}:${viewerFile}` }),
+    status(['--kubeconfig', join(dir, 'nosuch.yaml')], {}),
+  ])
   t.equal(none.status, 2)
   t.match(none.stderr, /^secretwire: no kubeconfig: no --kubeconfig, KUBECONFIG is not set, \S+empty-home\/\.kube\/config does not exist, and this is not a Pod\n$/)
-  const wrong = status(['--context', 'nosuch'], { KUBECONFIG: `${adminFile}:${viewerFile}` })
   t.equal(wrong.status, 2)
   t.match(wrong.stderr, /^secretwire: --context nosuch: no such context in KUBECONFIG=\S+ \(it has: admin, viewer\)\n$/)
-  const missing = status(['--kubeconfig', join(dir, 'nosuch.yaml')], {})
   t.equal(missing.status, 2)
   t.match(missing.stderr, /^secretwire: --kubeconfig \S+nosuch\.yaml: ENOENT/)
 })
 
 t.test('-n: a namespace\'s rows, read in that namespace, so a team member with rights there alone sees them', async (t) => {
-  const all = status([], { KUBECONFIG: viewerFile })
+  const [all, mine, oneRun, otherRun] = await Promise.all([
+    status([], { KUBECONFIG: viewerFile }),
+    status(['-n', ns], { KUBECONFIG: viewerFile }),
+    status(['kcfg-db', '-n', ns], { KUBECONFIG: adminFile }),
+    status(['other-db'], { KUBECONFIG: adminFile }),
+  ])
   t.match(all.stdout, /"Deployments \(403\)"/, 'the viewer may not list every namespace\'s Deployments')
-  const mine = status(['-n', ns], { KUBECONFIG: viewerFile })
   const out = JSON.parse(mine.stdout) as { sharedSecrets: { name: string, namespaces: { namespace: string, consumers: string[] }[] }[], unreadable: string[] }
   t.notOk(out.unreadable.some((u) => /^(Deployments|Pods|StatefulSets) /.test(u)), `its own namespace's workloads are readable: ${out.unreadable.join('; ')}`)
   t.same(out.sharedSecrets.map((s) => [s.name, s.namespaces.map((n) => [n.namespace, n.consumers])]), [['kcfg-db', [[ns, ['Deployment/app']]]]])
-  const one = JSON.parse(status(['kcfg-db', '-n', ns], { KUBECONFIG: adminFile }).stdout) as typeof out
+  const one = JSON.parse(oneRun.stdout) as typeof out
   t.same(one.sharedSecrets.map((s) => s.name), ['kcfg-db'], 'status NAME: that shared secret alone')
-  const other = JSON.parse(status(['other-db'], { KUBECONFIG: adminFile }).stdout) as typeof out
+  const other = JSON.parse(otherRun.stdout) as typeof out
   t.same(other.sharedSecrets, [], 'a NAME nobody uses: nothing')
 })

@@ -1,5 +1,5 @@
 // `secretwire …` run as a user runs it: a child process of the built CLI (dist/cli/main.js), its exit status and output.
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { repoRoot } from '../../tools/paths.ts'
 import { builtCli } from './built.ts'
 
@@ -9,12 +9,23 @@ export interface CliResult {
   readonly stderr: string
 }
 
+/** The environment of a CLI run: the test's, with `extra` added (or, where undefined, removed). */
+function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  // NODE_OPTIONS emptied: without tap's loaders and coverage hooks, which cost seconds per process.
+  const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: '', ...extra }
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv
+}
+
 /** `env` adds to (or, with undefined, removes from) the test's environment. */
 export function cli(args: readonly string[], opts: { input?: string, env?: Record<string, string | undefined> } = {}): CliResult {
-  const env: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: '', ...opts.env }
-  const res = spawnSync(process.execPath, [builtCli(), ...args], {
-    // NODE_OPTIONS emptied: without tap's loaders and coverage hooks, which cost seconds per process.
-    cwd: repoRoot, input: opts.input, encoding: 'utf8', env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
-  })
+  const res = spawnSync(process.execPath, [builtCli(), ...args], { cwd: repoRoot, input: opts.input, encoding: 'utf8', env: cliEnv(opts.env) })
   return { status: res.status, stdout: res.stdout, stderr: res.stderr }
+}
+
+/** As `cli`, without blocking: several runs go side by side. */
+export function cliAsync(args: readonly string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [builtCli(), ...args], { cwd: repoRoot, encoding: 'utf8', env: cliEnv(opts.env) }, (err, stdout, stderr) =>
+      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr }))
+  })
 }
