@@ -87,6 +87,12 @@ export class UsageError extends Error {}
 
 type Values<C extends Command> = { [K in keyof C['options']]?: C['options'][K]['type'] extends 'boolean' ? boolean : string }
 
+/** An option as the usage and the help show it: `-o table|json|yaml`, `--dry-run`. */
+function flag(key: string, o: Option, long = false): string {
+  const name = o.short !== undefined ? (long ? `-${o.short}, --${key}` : `-${o.short}`) : `${long ? '    ' : ''}--${key}`
+  return `${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`
+}
+
 /** Parses a command's arguments; throws UsageError with one line saying what is wrong. */
 export function parseCommand<N extends CommandName>(name: N, args: readonly string[]): { values: Values<typeof commands[N]>, positionals: string[] } {
   const command: Command = commands[name]
@@ -103,7 +109,7 @@ export function parseCommand<N extends CommandName>(name: N, args: readonly stri
   const { positionals } = parsed
   if (parsed.values.help !== true) {
     for (const [k, o] of Object.entries(command.options)) {
-      if (o.required === true && parsed.values[k] === undefined) throw new UsageError(`${o.short !== undefined ? `-${o.short}` : `--${k}`} ${o.value ?? 'VALUE'} is required`)
+      if (o.required === true && parsed.values[k] === undefined) throw new UsageError(`${flag(k, o)} is required`)
     }
     if (command.positionals === 'NAME' && positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'NAME is required' : `one NAME, not ${positionals.length}`)
     if (command.positionals === '[NAME]' && positionals.length > 1) throw new UsageError(`at most one NAME, not ${positionals.length}`)
@@ -115,10 +121,7 @@ export function parseCommand<N extends CommandName>(name: N, args: readonly stri
 export function usageLine(program: string, name: CommandName): string {
   const command: Command = commands[name]
   const options = Object.entries(command.options).filter(([k]) => k !== 'help')
-    .map(([k, o]) => {
-      const flag = `${o.short !== undefined ? `-${o.short}` : `--${k}`}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`
-      return o.required === true ? flag : `[${flag}]`
-    })
+    .map(([k, o]) => o.required === true ? flag(k, o) : `[${flag(k, o)}]`)
   return [program, name, command.positionals, ...options].filter((w) => w !== '').join(' ')
 }
 
@@ -126,7 +129,7 @@ export function usageLine(program: string, name: CommandName): string {
 export function commandHelp(program: string, name: CommandName): string {
   const command: Command = commands[name]
   const flags = Object.entries(command.options).map(([k, o]) =>
-    [`${o.short !== undefined ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, `${o.help}${o.required === true ? ' (required)' : ''}${o.default !== undefined ? ` (default: ${o.default})` : ''}`] as const)
+    [flag(k, o, true), `${o.help}${o.required === true ? ' (required)' : ''}${o.default !== undefined ? ` (default: ${o.default})` : ''}`] as const)
   const width = Math.max(...flags.map(([f]) => f.length))
   return [
     `${program} ${name}: ${command.summary}`, '',

@@ -33,7 +33,7 @@ export function cliKubeConfig(flags: ClusterFlags, env: NodeJS.ProcessEnv = proc
       // Reads process.env.KUBECONFIG; true: the first file's current-context is kept, not the last one's.
       kc.loadFromDefault(undefined, true)
       // kubectl takes the first file that names one; client-node keeps the first file's, even when it names none.
-      if (kc.getCurrentContext() === '' || kc.getCurrentContext() === undefined) {
+      if ((kc.getCurrentContext() ?? '') === '') {
         for (const path of env.KUBECONFIG!.split(delimiter).filter((p) => p !== '')) {
           const one = new KubeConfig()
           one.loadFromFile(path)
@@ -59,7 +59,7 @@ export function cliKubeConfig(flags: ClusterFlags, env: NodeJS.ProcessEnv = proc
     }
     kc.setCurrentContext(flags.context)
   }
-  if ((kc.getCurrentContext() ?? '') === '' && kc.getContexts().length > 0 && source !== 'the in-cluster ServiceAccount') {
+  if ((kc.getCurrentContext() ?? '') === '' && kc.getContexts().length > 0) {
     throw new ConfigError(`${source}: no current-context; pick one with --context (it has: ${kc.getContexts().map((c) => c.name).join(', ')})`)
   }
   const server = kc.getCurrentCluster()?.server ?? ''

@@ -77,14 +77,20 @@ async function run(command: CommandName, args: string[]): Promise<number> {
   return 0
 }
 
+/** A NAME argument, refused (exit 2) before any cluster is asked when it could not be a shared secret's. */
+function checkName(name: string): string {
+  const problem = sharedSecretNameProblem(name)
+  if (problem !== undefined) throw new ConfigError(`shared secret ${JSON.stringify(name)}: ${problem}`)
+  return name
+}
+
 async function statusCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand('status', args)
   const output = values.output ?? 'table'
   if (!['table', 'json', 'yaml'].includes(output)) throw new UsageError(`-o ${output}: must be one of table, json, yaml`)
   if (values.namespace !== undefined && values['all-namespaces'] === true) throw new UsageError('-n and -A exclude each other')
   const [name] = positionals
-  const problem = name === undefined ? undefined : sharedSecretNameProblem(name)
-  if (problem !== undefined) throw new ConfigError(`shared secret ${JSON.stringify(name)}: ${problem}`)
+  if (name !== undefined) checkName(name)
   // Loaded only here: render must not pay for the Kubernetes client.
   const [{ clusterStatus, statusTable }, { cliKubeConfig }] = await Promise.all([import('./status.ts'), import('./kubeconfig.ts')])
   const config = loadConfig(process.env)
@@ -95,9 +101,7 @@ async function statusCommand(args: string[]): Promise<number> {
 
 async function deleteCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand('delete', args)
-  const name = positionals[0]!
-  const problem = sharedSecretNameProblem(name)
-  if (problem !== undefined) throw new ConfigError(`shared secret ${JSON.stringify(name)}: ${problem}`)
+  const name = checkName(positionals[0]!)
   const [{ clusterStatus }, { DeletionRefused, deletionPlan, runDeletions }, { cliKubeConfig }] = await Promise.all([import('./status.ts'), import('./delete.ts'), import('./kubeconfig.ts')])
   const config = loadConfig(process.env)
   const kc = cliKubeConfig(values)

@@ -81,26 +81,19 @@ export async function clusterStatus(kc: KubeConfig, s: StatusSettings, scope: St
   const apps = kc.makeApiClient(AppsV1Api)
   const batch = kc.makeApiClient(BatchV1Api)
   const core = kc.makeApiClient(CoreV1Api)
+  // Each kind's list of every namespace, or of the one asked for (-n).
   const ns = scope.namespace
-  const consumerLists: [string, () => Promise<{ items: { metadata?: unknown }[] }>][] = ns === undefined
-    ? [
-        ['Deployment', () => apps.listDeploymentForAllNamespaces(selector)],
-        ['StatefulSet', () => apps.listStatefulSetForAllNamespaces(selector)],
-        ['DaemonSet', () => apps.listDaemonSetForAllNamespaces(selector)],
-        ['ReplicaSet', () => apps.listReplicaSetForAllNamespaces(selector)],
-        ['Job', () => batch.listJobForAllNamespaces(selector)],
-        ['CronJob', () => batch.listCronJobForAllNamespaces(selector)],
-        ['Pod', () => core.listPodForAllNamespaces(selector)],
-      ]
-    : [
-        ['Deployment', () => apps.listNamespacedDeployment({ namespace: ns, ...selector })],
-        ['StatefulSet', () => apps.listNamespacedStatefulSet({ namespace: ns, ...selector })],
-        ['DaemonSet', () => apps.listNamespacedDaemonSet({ namespace: ns, ...selector })],
-        ['ReplicaSet', () => apps.listNamespacedReplicaSet({ namespace: ns, ...selector })],
-        ['Job', () => batch.listNamespacedJob({ namespace: ns, ...selector })],
-        ['CronJob', () => batch.listNamespacedCronJob({ namespace: ns, ...selector })],
-        ['Pod', () => core.listNamespacedPod({ namespace: ns, ...selector })],
-      ]
+  const either = <T>(all: (o: typeof selector) => Promise<T>, one: (o: typeof selector & { namespace: string }) => Promise<T>) =>
+    () => ns === undefined ? all(selector) : one({ namespace: ns, ...selector })
+  const consumerLists: [string, () => Promise<{ items: { metadata?: unknown }[] }>][] = [
+    ['Deployment', either((o) => apps.listDeploymentForAllNamespaces(o), (o) => apps.listNamespacedDeployment(o))],
+    ['StatefulSet', either((o) => apps.listStatefulSetForAllNamespaces(o), (o) => apps.listNamespacedStatefulSet(o))],
+    ['DaemonSet', either((o) => apps.listDaemonSetForAllNamespaces(o), (o) => apps.listNamespacedDaemonSet(o))],
+    ['ReplicaSet', either((o) => apps.listReplicaSetForAllNamespaces(o), (o) => apps.listNamespacedReplicaSet(o))],
+    ['Job', either((o) => batch.listJobForAllNamespaces(o), (o) => batch.listNamespacedJob(o))],
+    ['CronJob', either((o) => batch.listCronJobForAllNamespaces(o), (o) => batch.listNamespacedCronJob(o))],
+    ['Pod', either((o) => core.listPodForAllNamespaces(o), (o) => core.listNamespacedPod(o))],
+  ]
   const [passwords, pushSecrets, externalSecrets, ...consumerItems] = await Promise.all([
     managed('Password', 'storage'), managed('PushSecret', 'storage'), managed('ExternalSecret', 'consumers'),
     ...consumerLists.map(([kind, list]) => attempt(`${kind}s`, async () => (await list()).items.map((i) => ({ kind, ...(i.metadata as Obj['metadata']) })), [])),
@@ -126,7 +119,6 @@ export function scoped(status: Omit<Status, 'unreadable'>, scope: StatusScope): 
     .filter((s) => scope.namespace === undefined || s.namespaces.length > 0)
   return { sharedSecrets, failing: sharedSecrets.some(isFailing) }
 }
-
 
 export interface StatusInput {
   readonly passwords: readonly Obj[]
