@@ -10,9 +10,9 @@ export interface NodeCluster {
   readonly kc: KubeConfig
   readonly kubectl: Kubectl
   readonly nodeIP: string
-  /** The file ESO's controller logs to (a sidecar of the control plane). */
+  /** Every line ESO's controller Pods logged in this run (tools/node/podlogs.ts keeps them past their Pods). */
   readonly esoLog: string
-  /** A command of the launcher (tools/go/controlplane commands.go), e.g. stop-sidecar external-secrets. */
+  /** A command of the launcher (tools/go/controlplane commands.go), e.g. stop-apiserver. */
   command(command: ControlPlaneCommand): Promise<void>
 }
 

@@ -2,7 +2,7 @@
 //   controlplane     the launcher, etcd and Kubernetes 1.37 (tools/go/controlplane)
 //   kubernetes-1.35  the same commands against Kubernetes 1.35 (tools/go/controlplane/go.1.35.mod)
 //   eso              the External Secrets Operator's controller, and a test fixture made of its parts (tools/go/eso)
-//   helm             Helm's CLI, for the chart tests: required by the control plane's module
+//   helm             Helm's CLI, for the chart tests and to render ESO's chart on the node: required by the control plane's module
 //                    (tools/go/controlplane/tools.go), so it shares that module's Kubernetes libraries
 //   kyverno          Kyverno, for the bench that puts secretwire beside it (tools/go/kyverno); never the product
 // tools/build/needs.ts decides which a run needs and builds them before it starts.

@@ -5,6 +5,8 @@
 //   secretwire  the repository's Dockerfile, carried out by tools/build/dockerfile.ts
 //   postgres    Debian's PostgreSQL 15 server and its psql (libpq) client, as the machine's packages installed
 //               them (postgresql-15), with busybox for the shell of tools/build/postgres/docker-entrypoint.sh
+//   external-secrets  ESO's controller as its release image has it (its Dockerfile: distroless/static, the
+//               binary at /bin/external-secrets), from the binary tools/go/eso builds: made once that build is done
 // Names are localhost/... with a tag, never :latest: the kubelet then never tries a registry (pull policy
 // IfNotPresent finds them in containerd).
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -12,7 +14,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
-import { goModuleDir } from './gomodules.ts'
+import { goModuleDir, goModules } from './gomodules.ts'
 import { cacheRoot, offline, recentlyUsed, used } from './gobuild.ts'
 import { runLogged, startStep } from './progress.ts'
 import { repoRoot } from '../paths.ts'
@@ -25,6 +27,8 @@ export const images = {
   /** What deploy/ names the image (kustomize `images:` sets it), tagged as the package version. */
   postgres: 'localhost/secretwire-test/postgres:15',
   secretwire: `localhost/secretwire/secretwire:${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version as string}`,
+  /** Tagged as the ESO version tools/go/eso builds, as its release image is. */
+  eso: `localhost/secretwire-test/external-secrets:${goModules.eso.version}`,
 } as const
 
 export interface NodeImages {
@@ -131,6 +135,33 @@ function postgresImage(): Promise<string> {
         entrypoint: ['/usr/local/bin/docker-entrypoint.sh'], cmd: ['postgres'],
         env: [`PATH=${pg.bin}:/usr/local/bin:/usr/bin:/bin`, 'PGDATA=/var/lib/postgresql/data', 'TZ=UTC', 'LANG=C'],
       }, out)
+    } finally {
+      rmSync(rootfs, { recursive: true, force: true })
+    }
+  })
+}
+
+/**
+ * ESO's controller image: what its Dockerfile puts on distroless/static (the binary as /bin/external-secrets, run
+ * as nobody), with what distroless/static brings that the controller uses: the CA bundle, passwd and group, /tmp.
+ * The binary is static (CGO off, gobuild.ts). Keyed by the build's own cache key (its directory), not its 190 MB.
+ */
+export function esoImage(binary: string): Promise<string> {
+  const caBundle = '/etc/ssl/certs/ca-certificates.crt'
+  if (!existsSync(caBundle)) throw new Error(`${caBundle} is missing: install Debian's ca-certificates (ESO's image carries the CA bundle)`)
+  return cached('external-secrets', [images.eso, dirname(binary), statSync(binary).size, readFileSync(caBundle, 'utf8')].join('\0'), (out) => {
+    const rootfs = mkdtempSync(join(tmpdir(), 'secretwire-eso-'))
+    try {
+      chmodSync(rootfs, 0o755)
+      mkdirSync(join(rootfs, 'bin'))
+      cpSync(binary, join(rootfs, 'bin', 'external-secrets'))
+      mkdirSync(join(rootfs, 'etc', 'ssl', 'certs'), { recursive: true })
+      cpSync(caBundle, join(rootfs, 'etc', 'ssl', 'certs', 'ca-certificates.crt'))
+      writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n')
+      writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n')
+      mkdirSync(join(rootfs, 'tmp'))
+      chmodSync(join(rootfs, 'tmp'), 0o1777)
+      writeOciImage({ name: images.eso, rootfs, entrypoint: ['/bin/external-secrets'], user: '65534', env: ['PATH=/bin', 'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt'] }, out)
     } finally {
       rmSync(rootfs, { recursive: true, force: true })
     }

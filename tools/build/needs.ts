@@ -12,7 +12,7 @@ import { downloadGoModule, goModuleDir, goModules, type GoModuleName } from './g
 import { offline } from './gobuild.ts'
 import { stopWithParent } from './lifeline.ts'
 import { duration, say, startStep, type Say } from './progress.ts'
-import { nodeImages, type NodeImages } from './images.ts'
+import { esoImage, nodeImages, type NodeImages } from './images.ts'
 
 /** The environment of everything a run starts after prepare: nothing is fetched or built from then on. */
 export function offlineEnv(run: Run): Record<string, string> {
@@ -47,7 +47,8 @@ interface Needs {
 export const needs: Readonly<Record<Run, Needs>> = {
   controlplane: { builds: ['controlplane', 'kubernetes'], modules: ['eso', 'certManager'], images: false },
   tests: { builds: ['controlplane', 'kubernetes', 'eso', 'helm'], modules: ['eso', 'esoNewest', 'certManager'], images: false },
-  node: { builds: ['controlplane', 'kubernetes', 'eso'], modules: ['eso', 'certManager', 'kubernetes'], images: true },
+  // Helm renders ESO's chart, which installs ESO on the node as a Pod (tools/node/eso.ts).
+  node: { builds: ['controlplane', 'kubernetes', 'eso', 'helm'], modules: ['eso', 'certManager', 'kubernetes'], images: true },
   'bench-kyverno': { builds: ['controlplane', 'kyverno'], modules: ['eso', 'certManager', 'kyverno'], images: false },
 }
 
@@ -87,14 +88,20 @@ export async function prepare(runs: readonly Run[], minors: readonly KubernetesM
   } as const
   const log = (line: string) => { worked = true; say(line) }
   // Side by side: while one build waits on the module proxy or links, another compiles, and the images (which
-  // need none of them) are made meanwhile. (Measured on 2 cores, cold: the control plane, ESO and Helm side by
+  // need none of them, but ESO's) are made meanwhile. (Measured on 2 cores, cold: the control plane, ESO and Helm side by
   // side took 1257 s, the 1.35 build after them 445 s more.)
-  const [, images] = await Promise.all([
-    Promise.all(builds.map((b) => build[b](log))),
-    wanted.some((n) => n.images) ? nodeImages(log) : undefined,
+  const withImages = wanted.some((n) => n.images)
+  const [made, images] = await Promise.all([
+    Promise.all(builds.map(async (b) => {
+      const path = await build[b](log)
+      // ESO's image is made from its binary as soon as that build is done.
+      return b === 'eso' && withImages ? esoImage(path as string) : undefined
+    })),
+    withImages ? nodeImages(log) : undefined,
   ])
+  const esoTar = made.find((m) => m !== undefined)
   if (worked) say(`everything this run needs is here (${duration(Date.now() - started)}): from now on nothing is downloaded or built`)
-  return { ...(images && { images }) }
+  return { ...(images && { images: { ...images, files: [...images.files, ...(esoTar === undefined ? [] : [esoTar])] } }) }
 }
 
 // `npm run setup [RUN...]`: prepare alone, for a machine that should be ready before anyone runs anything.

@@ -1,6 +1,7 @@
-// Sets up the ESO side of the seed on a local control plane from deploy/eso, as a user would apply it, with the
-// one thing only a real cluster network provides: the API server's address (kubernetes.default.svc does not
-// resolve on the machine running the tests).
+// Sets up the ESO side of the seed on a local control plane from deploy/eso, as a user would apply it. ESO out of
+// cluster (a sidecar of the launcher) gets the one thing only a real cluster network provides: the API server's
+// address (kubernetes.default.svc does not resolve on the machine running the tests). ESO in a Pod on the node
+// takes deploy/eso as written (tools/node/eso.ts).
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,7 +21,8 @@ interface Doc {
  * Applies deploy/eso; with `strategy: 'push'` together with deploy/components/push-strategy, as a user of the
  * push strategy would (it gives the store's ServiceAccount write access to the storage namespace's Secrets).
  */
-export async function installStore(kc: KubeConfig, info: ControlPlaneInfo, kubectlPath: string, opts: { strategy?: 'generate' | 'push' } = {}): Promise<void> {
+export async function installStore(kc: KubeConfig, info: ControlPlaneInfo, kubectlPath: string,
+  opts: { strategy?: 'generate' | 'push', /** ESO runs in a Pod, where deploy/eso's URL reaches the API server. */ asWritten?: boolean } = {}): Promise<void> {
   const overlay = await mkdtemp(join(tmpdir(), 'secretwire-eso-'))
   await writeFile(join(overlay, 'kustomization.yaml'), stringify({
     // Kustomize takes only relative paths.
@@ -33,7 +35,7 @@ export async function installStore(kc: KubeConfig, info: ControlPlaneInfo, kubec
   const docs = parseAllDocuments(built.stdout).map((d) => d.toJS() as Doc)
   for (const doc of docs) {
     const server = doc.spec?.provider?.kubernetes?.server
-    if (doc.kind === 'ClusterSecretStore' && server) server.url = info.server
+    if (doc.kind === 'ClusterSecretStore' && server && opts.asWritten !== true) server.url = info.server
   }
   const applied = spawnSync(kubectlPath, ['--kubeconfig', info.kubeconfig, 'apply', '--server-side', '-f', '-'], {
     input: docs.map((d) => stringify(d)).join('---\n'), encoding: 'utf8',

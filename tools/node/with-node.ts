@@ -18,10 +18,12 @@ import { join } from 'node:path'
 import type { NodeImages } from '../build/images.ts'
 import { startControlPlane, type ControlPlaneCommand } from '../cluster/controlplane.ts'
 import { kubectlPath } from '../build/builds.ts'
-import { ESO_SIDECAR, esoSidecar, startEso } from '../cluster/eso.ts'
+import { ESO_CONTROLLER_SELECTOR, ESO_NAMESPACE, installEso } from './eso.ts'
+import { followPodLogs, type LogFollower } from './podlogs.ts'
 import { offlineEnv, prepare } from '../build/needs.ts'
 import { cacheRoot } from '../build/gobuild.ts'
 import { installStore, untilStoreReady } from '../cluster/store.ts'
+import type { Kubectl } from './install.ts'
 
 /** The node's address: a private range, on an interface that exists only inside the run's network namespace. */
 export const NODE_IP = '172.31.255.1'
@@ -126,18 +128,29 @@ async function inside(): Promise<void> {
   const images = JSON.parse(process.env.SECRETWIRE_NODE_IMAGES!) as NodeImages
 
   let cp
+  let esoLogs: LogFollower | undefined
+  const esoLog = '/var/log/secretwire-external-secrets.log'
   try {
-    cp = await startControlPlane({ sidecars: [await esoSidecar()], node: { ip: NODE_IP, images: images.files, sandboxImage: images.sandbox } })
-    await startEso(cp)
-    await installStore(cp.kubeConfig(), cp.info, await kubectlPath())
+    cp = await startControlPlane({ node: { ip: NODE_IP, images: images.files, sandboxImage: images.sandbox } })
+    const bin = await kubectlPath()
+    const kubeconfig = cp.info.kubeconfig
+    const kubectl: Kubectl = (args, input) => {
+      const res = spawnSync(bin, ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' })
+      return { status: res.status, stdout: res.stdout, stderr: res.stderr }
+    }
+    // ESO as Pods from its own chart (tools/node/eso.ts), its controller's log kept for the tests.
+    await installEso(kubectl)
+    esoLogs = followPodLogs(cp.kubeConfig(), bin, kubeconfig, ESO_NAMESPACE, ESO_CONTROLLER_SELECTOR, esoLog)
+    await installStore(cp.kubeConfig(), cp.info, bin, { asWritten: true })
     await untilStoreReady(cp.kubeConfig())
   } catch (err) {
     say((err as Error).message)
+    esoLogs?.stop()
     await cp?.stop()
     process.exit(1)
   }
-  say(`node ${NODE_IP} Ready, ESO and deploy/eso installed, in ${Date.now() - started} ms; kubeconfig ${cp.info.kubeconfig}`)
-  // Tests ask for the launcher's commands (stop-sidecar external-secrets, ...) over a socket of this run.
+  say(`node ${NODE_IP} Ready, ESO (its chart, as Pods) and deploy/eso installed, in ${Date.now() - started} ms; kubeconfig ${cp.info.kubeconfig}`)
+  // Tests ask for the launcher's commands (stop-apiserver, ...) over a socket of this run.
   const control = createServer((req, res) => {
     let body = ''
     req.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => {
@@ -148,7 +161,7 @@ async function inside(): Promise<void> {
   const env = {
     ...process.env, SECRETWIRE_TEST_KUBECONFIG: cp.info.kubeconfig, SECRETWIRE_TEST_NODE: NODE_IP, SECRETWIRE_NODE_INSIDE: '',
     SECRETWIRE_TEST_CONTROL: CONTROL_SOCKET, SECRETWIRE_TEST_IMAGES: JSON.stringify(images),
-    SECRETWIRE_TEST_ESO_LOG: cp.info.sidecarLogs?.[ESO_SIDECAR] ?? '',
+    SECRETWIRE_TEST_ESO_LOG: esoLog,
   }
   let status = 0
   if (command.length === 0) {
@@ -160,6 +173,7 @@ async function inside(): Promise<void> {
     status = await new Promise<number>((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))))
   }
   control.close()
+  esoLogs.stop()
   await cp.stop()
   process.exit(status)
 }
