@@ -9,6 +9,7 @@
 //                               changes or deletes them
 //   secretwire-stored-secrets   a stored password is never deleted or rewritten, nor the storage namespace
 //   secretwire-eso-cross-namespace  the ESO features that read Secrets across namespaces are break-glass only
+//   secretwire-eso-own-identity     a tenant's store or generator may not make ESO act as itself (its token, its Pod)
 //   secretwire-reconciler-scope     secretwire itself deletes only its own objects, and none in the storage namespace
 //
 // Only the break-glass group is exempt (and secretwire's ServiceAccount where it must act); a namespace being
@@ -20,6 +21,7 @@ import {
 } from '../core/contract.ts'
 import { resources } from '../core/esoobjects.ts'
 import { byBreakGlass, bySecretwire, cel, namespaceTerminating, unchanged } from './cel.ts'
+import { ownIdentityRules, providerOf } from './esoidentity.ts'
 import type { Manifest } from './yaml.ts'
 
 export interface GuardSettings {
@@ -41,13 +43,14 @@ export const policyNames = {
   managedObjects: 'secretwire-managed-objects',
   storedSecrets: 'secretwire-stored-secrets',
   esoCrossNamespace: 'secretwire-eso-cross-namespace',
+  esoOwnIdentity: 'secretwire-eso-own-identity',
   reconcilerScope: 'secretwire-reconciler-scope',
 } as const
 
 type Policy = Manifest<V1ValidatingAdmissionPolicy | V1ValidatingAdmissionPolicyBinding>
 
 export function admissionPolicies(s: GuardSettings = defaultGuardSettings): Policy[] {
-  return [...wired(), ...storeAccess(s), ...managedObjects(s), ...storedSecrets(s), ...esoCrossNamespace(), ...reconcilerScope(s)]
+  return [...wired(), ...storeAccess(s), ...managedObjects(s), ...storedSecrets(s), ...esoCrossNamespace(), ...esoOwnIdentity(), ...reconcilerScope(s)]
 }
 
 const secretwireUser = serviceAccountUser(identities.secretwire)
@@ -327,6 +330,41 @@ function esoCrossNamespace(): Policy[] {
           reason: 'Forbidden',
         },
       ],
+    })
+}
+
+function esoOwnIdentity(): Policy[] {
+  const checks = Object.entries(ownIdentityRules).map(([name, rule]) => ({ name, rule, expression: rule.cel }))
+  return policy(policyNames.esoOwnIdentity,
+    'ESO\'s controller reads every Secret in the cluster and may create ServiceAccount tokens; its own token is mounted\n' +
+    'in its Pod. A namespaced SecretStore or generator is a tenant\'s, and ESO resolves most of its credentials in the\n' +
+    'tenant\'s namespace (pkg/utils/resolvers). These fields make it use its own identity instead, or read outside that\n' +
+    'namespace (src/manifests/esoidentity.ts cites ESO\'s code for each; src/manifests/esofields.ts lists every such\n' +
+    'field of every ESO version the project knows, and why the others are safe). Nobody but break-glass may write\n' +
+    'them in a namespaced object.', {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: [esoGroup], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['secretstores'] },
+          { apiGroups: [generatorGroup], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: Object.keys(providerOf).filter((r) => r !== 'secretstores') },
+        ],
+      },
+      variables: [
+        {
+          // The provider block, as each kind holds it (esoidentity.ts providerOf).
+          name: 'provider',
+          expression: '!has(object.spec) ? dyn({})\n' + Object.entries(providerOf).map(([resource, expression]) =>
+            `  : request.resource.resource == ${cel(resource)} ? ${expression}\n`).join('') + '  : dyn({})',
+        },
+        ...checks.map((c) => ({ name: c.name, expression: c.expression })),
+        // An object made before this policy, or by break-glass, keeps taking metadata changes (finalizers, labels).
+        { name: 'specUnchanged', expression: `request.operation == 'UPDATE' && ${unchanged('spec')}` },
+      ],
+      validations: checks.map((c) => ({
+        expression: `!variables.${c.name} || variables.specUnchanged || ${byBreakGlass}`,
+        messageExpression: `${cel(`${c.rule.refused}: ${c.rule.why} (ValidatingAdmissionPolicy ${policyNames.esoOwnIdentity})`)}`,
+        reason: 'Forbidden',
+      })),
     })
 }
 

@@ -294,6 +294,40 @@ t.test('the ESO features that read Secrets across namespaces are refused to tena
     'control: a PushSecret naming its Secret is accepted')
 })
 
+t.test('a tenant\'s store or generator may not make ESO act as itself (secretwire-eso-own-identity)', async (t) => {
+  // The refusals alone, on the API server; test/node/tenant-identity.test.ts tries them against ESO running as a Pod,
+  // and shows the attacks succeed with the policy removed.
+  const co = tenant.makeApiClient(CustomObjectsApi)
+  const of = (plural: string, group = 'external-secrets.io', version = 'v1') => ({ group, version, plural, namespace: 'team-a' })
+  const store = (name: string, provider: object) => ({ apiVersion: 'external-secrets.io/v1', kind: 'SecretStore', metadata: { name }, spec: { provider } })
+  const ca = { type: 'ConfigMap', name: 'kube-root-ca.crt', key: 'ca.crt' }
+  const k8s = (auth: object) => ({ kubernetes: { remoteNamespace: 'team-a', server: { url: 'https://kubernetes.default.svc', caProvider: ca }, ...auth } })
+  const vault = (kubernetes: object) => ({ vault: { server: 'https://vault.team-a.svc:8200', path: 'secret', version: 'v2', auth: { kubernetes: { mountPath: 'kubernetes', role: 'r', ...kubernetes } } } })
+  const akeyless = (authSecretRef: object) => ({ akeyless: { akeylessGWApiURL: 'https://akeyless.team-a.svc', authSecretRef } })
+  const policy = 'secretwire-eso-own-identity'
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('a', k8s({ authRef: { name: 'kc', key: 'config' } })) }), policy,
+    'a Kubernetes store with authRef (a kubeconfig: tokenFile or exec)')
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('b', vault({})) }), policy,
+    'a Vault store with auth.kubernetes and neither secretRef nor serviceAccountRef')
+  await refused(t, co.createNamespacedCustomObject({
+    ...of('vaultdynamicsecrets', 'generators.external-secrets.io', 'v1alpha1'),
+    body: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'VaultDynamicSecret', metadata: { name: 'c' }, spec: { path: '/x', provider: vault({}).vault } },
+  }), policy, 'the same as a VaultDynamicSecret generator')
+  const accessSecret = { accessID: { name: 'ak', key: 'id' }, accessType: { name: 'ak', key: 'type' }, accessTypeParam: { name: 'ak', key: 'param' } }
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('d', akeyless({ secretRef: accessSecret })) }), policy,
+    'an Akeyless store whose access type sits in a Secret (k8s there sends ESO\'s token)')
+  const elsewhere = k8s({ auth: { serviceAccount: { name: 'reader' } } })
+  elsewhere.kubernetes.server.caProvider = { ...ca, namespace: storage } as typeof ca
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('e', elsewhere) }), policy, 'a caProvider naming another namespace\'s ConfigMap')
+  // Controls: the same providers with the tenant's own credentials are accepted.
+  t.ok(await co.createNamespacedCustomObject({ ...of('secretstores'), body: store('ok-k8s', k8s({ auth: { serviceAccount: { name: 'reader' } } })) }),
+    'control: a Kubernetes store authenticating as a ServiceAccount of its own namespace')
+  t.ok(await co.createNamespacedCustomObject({ ...of('secretstores'), body: store('ok-vault', vault({ serviceAccountRef: { name: 'reader' } })) }),
+    'control: a Vault store with serviceAccountRef')
+  t.ok(await co.createNamespacedCustomObject({ ...of('secretstores'), body: store('ok-akeyless', akeyless({ secretRef: accessSecret, kubernetesAuth: { accessID: 'p-x', k8sConfName: 'c', serviceAccountRef: { name: 'reader' } } })) }),
+    'control: an Akeyless store with kubernetesAuth.serviceAccountRef')
+})
+
 t.test('nobody but break-glass deletes the storage namespace and every stored password with it', async (t) => {
   await refused(t, core.deleteNamespace({ name: storage }), 'secretwire-stored-secrets', 'admin: delete namespace eso-secret-storage')
   t.equal((await core.readNamespace({ name: storage })).status?.phase, 'Active', 'still there, not terminating')
