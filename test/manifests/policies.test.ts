@@ -319,6 +319,24 @@ t.test('a tenant\'s store or generator may not make ESO act as itself (secretwir
   const elsewhere = k8s({ auth: { serviceAccount: { name: 'reader' } } })
   elsewhere.kubernetes.server.caProvider = { ...ca, namespace: storage } as typeof ca
   await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('e', elsewhere) }), policy, 'a caProvider naming another namespace\'s ConfigMap')
+  // Fields that send a file of ESO's Pod, or its cloud identity, to a server the tenant names.
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('f', { ibm: { serviceUrl: 'https://sm.team-a.svc',
+    auth: { containerAuth: { profile: 'p', tokenLocation: '/var/run/secrets/kubernetes.io/serviceaccount/token', iamEndpoint: 'https://iam.team-a.svc' } } } }) }),
+  policy, 'an IBM store reading a file of ESO\'s Pod (containerAuth)')
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('g', { infisical: { hostAPI: 'https://infisical.team-a.svc',
+    secretsScope: { projectSlug: 'p', environmentSlug: 'e' }, auth: { kubernetesAuthCredentials: { identityId: { name: 'i', key: 'id' } } } } }) }),
+  policy, 'an Infisical store with Kubernetes auth (ESO\'s own token by default)')
+  await refused(t, co.createNamespacedCustomObject({ ...of('secretstores'), body: store('h', { gcpsm: { projectID: 'p',
+    auth: { workloadIdentityFederation: { credConfig: { name: 'cred', key: 'config' }, audience: 'x' } } } }) }),
+  policy, 'a GCP store with a federation credConfig (its credential_source reads ESO\'s files)')
+  await refused(t, co.createNamespacedCustomObject({
+    ...of('gcraccesstokens', 'generators.external-secrets.io', 'v1alpha1'),
+    body: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'GCRAccessToken', metadata: { name: 'i' },
+      spec: { projectID: 'p', auth: { workloadIdentityFederation: { credConfig: { name: 'cred', key: 'config' }, audience: 'x' } } } },
+  }), policy, 'the same as a GCRAccessToken generator')
+  t.ok(await co.createNamespacedCustomObject({ ...of('secretstores'), body: store('ok-infisical', { infisical: { hostAPI: 'https://infisical.team-a.svc',
+    secretsScope: { projectSlug: 'p', environmentSlug: 'e' }, auth: { universalAuthCredentials: { clientId: { name: 'u', key: 'id' }, clientSecret: { name: 'u', key: 'secret' } } } } }) }),
+  'control: an Infisical store with universal auth (a Secret of its own namespace)')
   // Controls: the same providers with the tenant's own credentials are accepted.
   t.ok(await co.createNamespacedCustomObject({ ...of('secretstores'), body: store('ok-k8s', k8s({ auth: { serviceAccount: { name: 'reader' } } })) }),
     'control: a Kubernetes store authenticating as a ServiceAccount of its own namespace')
