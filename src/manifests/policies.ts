@@ -7,7 +7,8 @@
 //   secretwire-store-access     only secretwire may create or change ESO objects that reference the store
 //   secretwire-managed-objects  objects labelled managed-by=secretwire are secretwire's: nobody else creates,
 //                               changes or deletes them
-//   secretwire-stored-secrets   a stored password is never deleted or rewritten, nor the storage namespace
+//   secretwire-stored-secrets   a stored password is never deleted or rewritten, nor the storage namespace; only
+//                               ESO creates one, and only secretwire creates ESO objects there
 //   secretwire-eso-cross-namespace  the ESO features that read Secrets across namespaces are break-glass only
 //   secretwire-eso-own-identity     a tenant's store or generator may not make ESO act as itself (its token, its Pod)
 //   secretwire-reconciler-scope     secretwire itself deletes only its own objects, and none in the storage namespace
@@ -254,33 +255,65 @@ function managedObjects(s: GuardSettings): Policy[] {
 }
 
 function storedSecrets(s: GuardSettings): Policy[] {
+  const name = '(object != null ? object.metadata.name : oldObject.metadata.name)'
   return policy(policyNames.storedSecrets,
     `The stored passwords: Secrets ${namePrefix}NAME in the storage namespace. Deleting one would make ESO generate a\n` +
     'new password for the next consumer, and rewriting one (a second push) would change it: nobody may do either,\n' +
     'cluster admins included, nor delete the storage namespace with all of them. Metadata-only changes (ESO\'s own\n' +
-    'labels and annotations) stay open. (For a Namespace, the namespaceSelector matches its own labels.)', {
+    'labels and annotations) stay open. The names are reserved too: a stored password is created only by ESO for\n' +
+    'secretwire\'s objects (its controller, or the store\'s ServiceAccount in that namespace for a push), and only\n' +
+    'secretwire creates ESO objects there, so nobody can plant a password before NAME\'s first use or have ESO make\n' +
+    'one. (For a Namespace, the namespaceSelector matches its own labels.)', {
       failurePolicy: 'Fail',
       matchConstraints: {
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': s.storageNamespace } },
         resourceRules: [
-          { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE', 'DELETE'], resources: ['secrets'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['secrets'] },
           { apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['namespaces'] },
+          { apiGroups: [esoGroup], apiVersions: ['*'], operations: ['CREATE'], resources: ['externalsecrets', 'pushsecrets'] },
+          { apiGroups: [generatorGroup], apiVersions: ['*'], operations: ['CREATE'], resources: ['*'] },
         ],
       },
       matchConditions: [{
         name: 'stored-password',
-        expression: `request.resource.resource == 'namespaces' || request.name.startsWith(${cel(namePrefix)})`,
+        expression: `request.resource.resource != 'secrets' || ${name}.startsWith(${cel(namePrefix)})`,
       }],
-      variables: [{ name: 'dataUnchanged', expression: `request.operation == 'UPDATE' && ${unchanged('data')}` }],
-      validations: [{
-        expression: `${byBreakGlass} ||\n(request.operation == 'DELETE' && ${namespaceTerminating}) ||\nvariables.dataUnchanged`,
-        messageExpression: `request.operation + ' of ' + (request.resource.resource == 'namespaces'\n` +
-          `  ? 'Namespace ' + request.name + ' refused: it holds the passwords'\n` +
-          `  : 'Secret ' + request.namespace + '/' + request.name + ' refused: it holds a password') +\n` +
-          `' secretwire shares, which must never change once made; deleting or rewriting one would give the next consumer a ` +
-          `different one (members of ${identities.breakGlassGroup} may). (ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
-        reason: 'Forbidden',
-      }],
+      variables: [
+        { name: 'esoController', expression: cel(s.esoController) },
+        { name: 'dataUnchanged', expression: `request.operation == 'UPDATE' && ${unchanged('data')}` },
+        {
+          // ESO writing the stored Secret: its controller (strategy generate), or through the store's own
+          // ServiceAccount, which lives in the storage namespace (a push).
+          name: 'byEso',
+          expression: `request.userInfo.username == variables.esoController ||\n` +
+            `  request.userInfo.username.startsWith(${cel(`system:serviceaccount:${s.storageNamespace}:`)})`,
+        },
+      ],
+      validations: [
+        {
+          expression: `request.operation != 'CREATE' || request.resource.resource != 'secrets' || variables.byEso || ${byBreakGlass}`,
+          messageExpression: `'CREATE of Secret ' + request.namespace + '/' + ${name} + ' refused: the name is reserved for a password ` +
+            `secretwire shares, which only ESO creates for secretwire\\'s objects (members of ${identities.breakGlassGroup} may). ` +
+            `(ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `request.operation != 'CREATE' || request.resource.resource == 'secrets' || ${bySecretwire} || ${byBreakGlass}`,
+          messageExpression: `'CREATE of ' + request.kind.kind + ' ' + request.namespace + '/' + ${name} + ' refused: in the storage ` +
+            `namespace only secretwire creates ESO objects, so none can make ESO write a stored password (members of ` +
+            `${identities.breakGlassGroup} may). (ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `request.operation == 'CREATE' || ${byBreakGlass} ||\n(request.operation == 'DELETE' && ${namespaceTerminating}) ||\nvariables.dataUnchanged`,
+          messageExpression: `request.operation + ' of ' + (request.resource.resource == 'namespaces'\n` +
+            `  ? 'Namespace ' + request.name + ' refused: it holds the passwords'\n` +
+            `  : 'Secret ' + request.namespace + '/' + request.name + ' refused: it holds a password') +\n` +
+            `' secretwire shares, which must never change once made; deleting or rewriting one would give the next consumer a ` +
+            `different one (members of ${identities.breakGlassGroup} may). (ValidatingAdmissionPolicy ${policyNames.storedSecrets})'`,
+          reason: 'Forbidden',
+        },
+      ],
     })
 }
 

@@ -203,7 +203,20 @@ t.test('the storage namespace: generators, ExternalSecrets, PushSecrets and stor
   await refused(t, api(admin).remove('Password', storage, 'secretwire-db'), 'secretwire-managed-objects', 'admin: delete the generator')
 
   const stored = { metadata: { name: 'secretwire-db', labels: { 'reconcile.external-secrets.io/managed': 'true' } }, data: { password: Buffer.from('p4ss').toString('base64') }, immutable: false }
-  await core.createNamespacedSecret({ namespace: storage, body: stored })
+  // The names are reserved: only ESO creates a stored password (here its controller's own identity, as for the
+  // generate strategy), and only secretwire creates ESO objects in the storage namespace.
+  await refused(t, core.createNamespacedSecret({ namespace: storage, body: { ...stored, metadata: { name: 'secretwire-planted' } } }), 'secretwire-stored-secrets',
+    'admin: plant a stored password before its first use')
+  await refused(t, api(admin).create('ExternalSecret', storage, externalSecret('secretwire-unused', {
+    target: { name: 'secretwire-unused' }, dataFrom: [{ sourceRef: { generatorRef: { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', name: 'secretwire-db' } } }],
+  })), 'secretwire-stored-secrets', 'admin: an ExternalSecret in the storage namespace that would have ESO make one')
+  await refused(t, api(admin).create('Password', storage, { apiVersion: 'generators.external-secrets.io/v1alpha1', kind: 'Password', metadata: { name: 'mine' }, spec: { length: 8 } }),
+    'secretwire-stored-secrets', 'admin: a generator in the storage namespace')
+  t.ok(await core.createNamespacedSecret({ namespace: storage, body: { metadata: { name: 'not-a-password' }, stringData: { x: 'y' } } }),
+    'control: another Secret there is not guarded')
+  const eso = await serviceAccountKubeConfig(admin, identities.esoController.namespace, identities.esoController.name)
+  await eso.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: storage, body: stored })
+  t.pass('ESO\'s controller creates the stored password (what it does for strategy generate)')
   await refused(t, core.patchNamespacedSecret({ namespace: storage, name: 'secretwire-db', body: { data: { password: Buffer.from('mine').toString('base64') } } },
     mergeOptions()), 'secretwire-stored-secrets', 'admin: rewrite a stored password')
   await refused(t, core.deleteNamespacedSecret({ namespace: storage, name: 'secretwire-db' }), 'secretwire-stored-secrets', 'admin: delete a stored password')
