@@ -1,5 +1,6 @@
 // The External Secrets Operator on the node as production runs it: ESO's own Helm chart, from its Go module at the
-// version tools/go/eso builds, rendered by `helm template` with its default values and applied. Its controller,
+// version tools/go/eso builds, rendered by `helm template` with the values secretwire asks of an installer
+// (deploy/eso/eso-chart-values.yaml, otherwise the chart's defaults) and applied. Its controller,
 // webhook and cert-controller run as Pods from the image tools/build/images.ts made of that build, each with its
 // ServiceAccount token mounted, and the chart's RBAC (the view/edit roles aggregated into the built-in ones).
 //
@@ -21,6 +22,7 @@ import { buildHelm } from '../build/builds.ts'
 import { goModuleDir } from '../build/gomodules.ts'
 import { images } from '../build/images.ts'
 import type { Kubectl } from './install.ts'
+import { repoRoot } from '../paths.ts'
 
 export const ESO_NAMESPACE = 'external-secrets'
 /** The chart's release name: its ServiceAccount and Deployment are named after it. */
@@ -48,7 +50,8 @@ export async function renderEsoChart(apiServiceIP: string): Promise<string> {
     const [repository, tag] = [images.eso.slice(0, images.eso.lastIndexOf(':')), images.eso.slice(images.eso.lastIndexOf(':') + 1)]
     // The controller, the webhook and the cert-controller are one binary, one image.
     const image = ['image', 'webhook.image', 'certController.image'].flatMap((v) => ['--set', `${v}.repository=${repository}`, '--set', `${v}.tag=${tag}`])
-    const res = spawnSync(await buildHelm(), ['template', ESO_RELEASE, copy, '--namespace', ESO_NAMESPACE, '--set', 'installCRDs=false', ...image,
+    const res = spawnSync(await buildHelm(), ['template', ESO_RELEASE, copy, '--namespace', ESO_NAMESPACE,
+      '--values', join(repoRoot, 'deploy', 'eso', 'eso-chart-values.yaml'), '--set', 'installCRDs=false', ...image,
       '--set', 'concurrent=4', '--set', 'extraArgs.store-requeue-interval=5s',
       '--set-json', `podSpecExtra=${JSON.stringify({ hostAliases: [{ ip: apiServiceIP, hostnames: ['kubernetes.default.svc'] }] })}`], { encoding: 'utf8' })
     if (res.status !== 0) throw new Error(`helm template ${chart}: ${res.stderr || res.error?.message}`)
