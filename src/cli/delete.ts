@@ -35,7 +35,7 @@ export function deletionPlan(name: string, status: Status, storageNamespace: str
   }
   const object = resourceName(name)
   const deletions: Deletion[] = (secret?.namespaces ?? []).filter((n) => n.externalSecret !== undefined)
-    .map((n) => ({ kind: 'ExternalSecret' as const, namespace: n.namespace, name: object }))
+    .map((n) => ({ kind: 'ExternalSecret' as const, namespace: n.namespace, name: n.externalSecret!.name }))
   if (secret?.stored !== undefined) deletions.push({ kind: secret.stored.kind as ManagedKind, namespace: storageNamespace, name: object })
   if (secret?.generator === true) deletions.push({ kind: 'Password', namespace: storageNamespace, name: object })
   // Deleted by name whether or not it is there (the caller may not read Secrets, and need not).

@@ -4,7 +4,8 @@
 // policy ConfigMap; never a Secret. A table, or -o json / -o yaml; `failing` (exit status 1) when ESO reports a
 // failure or a consumer has no ExternalSecret.
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
-import { consumerLabel, identities, managedBy, sharedSecretLabel } from '../core/contract.ts'
+import { consumerLabel, identities, managedBy, namedSecretsAnnotation, resourceName, sharedSecretLabel } from '../core/contract.ts'
+import { parseNamedSecretsMarker } from '../core/annotations.ts'
 import { resources, type ManagedKind } from '../core/esoobjects.ts'
 import { openPolicy, parsePolicy, type Policy } from '../core/policy.ts'
 import { consumedNames } from '../core/consumers.ts'
@@ -20,6 +21,8 @@ export interface ObjectState {
 
 export interface NamespaceStatus {
   readonly namespace: string
+  /** The Secret this row is about: secretwire-NAME, or one a secret annotation names. */
+  readonly secret: string
   readonly externalSecret: ObjectState | undefined
   readonly consumers: readonly string[]
   /** What the reconciler does next here, or undefined when nothing. */
@@ -106,6 +109,7 @@ export async function clusterStatus(kc: KubeConfig, s: StatusSettings, scope: St
   const consumers = consumerItems.flat().map((c) => ({
     kind: c.kind, namespace: c.namespace, name: c.name,
     names: consumedNames(c.annotations),
+    secrets: parseNamedSecretsMarker(c.annotations?.[namedSecretsAnnotation]).map((e) => ({ sharedSecret: e.sharedSecret, secret: e.secret })),
   }))
   return { ...scoped(statusModel({ passwords, pushSecrets, externalSecrets, consumers, policy, storageNamespace: s.storageNamespace }), scope), unreadable }
 }
@@ -124,7 +128,11 @@ export interface StatusInput {
   readonly passwords: readonly Obj[]
   readonly pushSecrets: readonly Obj[]
   readonly externalSecrets: readonly Obj[]
-  readonly consumers: readonly { kind: string, namespace: string, name: string, names: readonly string[] }[]
+  readonly consumers: readonly {
+    kind: string, namespace: string, name: string, names: readonly string[],
+    /** The Secrets its secret annotation names (contract.ts namedSecretsAnnotation). */
+    secrets?: readonly { sharedSecret: string, secret: string }[]
+  }[]
   /** The policy in the cluster's ConfigMap, when readable. */
   readonly policy: Policy | undefined
   readonly storageNamespace: string
@@ -136,21 +144,31 @@ export function statusModel(input: StatusInput): Omit<Status, 'unreadable'> {
     return { kind, namespace: o.metadata.namespace, name: o.metadata.name, ...syncStateOf(o, stored) }
   }
   const nameOf = (o: Obj) => o.metadata.labels?.[sharedSecretLabel] ?? ''
+  const named = (o: Obj) => o.metadata.annotations?.[namedSecretsAnnotation] !== undefined
   const names = new Set([
     ...input.passwords.map(nameOf), ...input.pushSecrets.map(nameOf), ...input.externalSecrets.map(nameOf), ...input.consumers.flatMap((c) => c.names),
+    ...input.consumers.flatMap((c) => (c.secrets ?? []).map((e) => e.sharedSecret)),
   ].filter((n) => n !== ''))
   const sharedSecrets = [...names].sort().map((name): SharedSecretStatus => {
     const inStorage = (o: Obj) => o.metadata.namespace === input.storageNamespace && nameOf(o) === name
     const storedObject = input.pushSecrets.find(inStorage) ?? input.externalSecrets.find(inStorage)
     const stored = storedObject && state(input.pushSecrets.includes(storedObject) ? 'PushSecret' : 'ExternalSecret', storedObject, true)
-    const byNamespace = new Map<string, NamespaceStatus>()
-    const namespaces = new Set([
-      ...input.externalSecrets.filter((o) => nameOf(o) === name && o.metadata.namespace !== input.storageNamespace).map((o) => o.metadata.namespace),
-      ...input.consumers.filter((c) => c.names.includes(name)).map((c) => c.namespace),
-    ])
-    for (const namespace of [...namespaces].sort()) {
-      const es = input.externalSecrets.find((o) => o.metadata.namespace === namespace && nameOf(o) === name)
-      const users = input.consumers.filter((c) => c.namespace === namespace && c.names.includes(name)).map((c) => `${c.kind}/${c.name}`).sort()
+    const own = resourceName(name)
+    // One row per Secret: secretwire-NAME where something takes NAME as env vars or files, and each named one.
+    const secretOf = (o: Obj) => (named(o) ? o.metadata.name : own)
+    const rows = new Map<string, { namespace: string, secret: string }>()
+    const add = (namespace: string, secret: string) => rows.set(`${namespace}\u0000${secret}`, { namespace, secret })
+    for (const o of input.externalSecrets) if (nameOf(o) === name && o.metadata.namespace !== input.storageNamespace) add(o.metadata.namespace, secretOf(o))
+    for (const c of input.consumers) {
+      if (c.names.includes(name)) add(c.namespace, own)
+      for (const e of c.secrets ?? []) if (e.sharedSecret === name) add(c.namespace, e.secret)
+    }
+    const byNamespace: NamespaceStatus[] = []
+    for (const { namespace, secret } of [...rows.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.secret.localeCompare(b.secret))) {
+      const es = input.externalSecrets.find((o) => o.metadata.namespace === namespace && nameOf(o) === name && secretOf(o) === secret)
+      const users = input.consumers.filter((c) => c.namespace === namespace &&
+        (secret === own ? c.names.includes(name) : (c.secrets ?? []).some((e) => e.sharedSecret === name && e.secret === secret)))
+        .map((c) => `${c.kind}/${c.name}`).sort()
       const externalSecret = es && state('ExternalSecret', es)
       const allowed = (input.policy ?? openPolicy).forSecret(name).allows(namespace)
       let next: string | undefined
@@ -164,10 +182,10 @@ export function statusModel(input: StatusInput): Omit<Status, 'unreadable'> {
         problem = 'no ExternalSecret: the consumers have no Secret to read'
       }
       if (externalSecret?.state === 'failed') problem ??= `ESO cannot sync the ExternalSecret${externalSecret.detail ? `: ${externalSecret.detail}` : ''}`
-      byNamespace.set(namespace, { namespace, externalSecret, consumers: users, next, problem })
+      byNamespace.push({ namespace, secret, externalSecret, consumers: users, next, problem })
     }
     const problem = stored?.state === 'failed' ? `ESO cannot sync the stored password${stored.detail ? `: ${stored.detail}` : ''}` : undefined
-    return { name, generator: input.passwords.some(inStorage), stored, namespaces: [...byNamespace.values()], problem }
+    return { name, generator: input.passwords.some(inStorage), stored, namespaces: byNamespace, problem }
   })
   return { sharedSecrets, failing: sharedSecrets.some(isFailing) }
 }
@@ -184,7 +202,8 @@ export function statusTable(status: Status): string {
     rows.push([s.name, '(stored)', s.generator ? 'generator present' : 'generator missing', `${s.stored?.kind ?? 'stored secret'} ${stored}`, ''])
     for (const n of s.namespaces) {
       const eso = n.externalSecret ? `${n.externalSecret.state}${n.externalSecret.detail ? `: ${n.externalSecret.detail}` : ''}` : 'no ExternalSecret'
-      rows.push(['', n.namespace, n.consumers.join(', ') || '(none)', eso, n.next ?? '-'])
+      const where = n.secret === resourceName(s.name) ? n.namespace : `${n.namespace} (Secret ${n.secret})`
+      rows.push(['', where, n.consumers.join(', ') || '(none)', eso, n.next ?? '-'])
     }
   }
   const widths = rows[0]!.map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i]!.length))))

@@ -1,12 +1,13 @@
 // Reads secretwire's annotations into a typed request. Everything a user can get wrong in an annotation is
 // refused here, with the annotation and the offending value in the message.
-import { annotationKey, annotations, defaultEnvVar, limits, passwordFormNames, type PasswordForm } from './contract.ts'
+import { annotationKey, annotations, defaultEnvVar, limits, namePrefix, passwordFormNames, secretShapes, type PasswordForm, type SecretShape } from './contract.ts'
 import { InvalidAnnotation } from './errors.ts'
 import { memo } from '../util/memo.ts'
-import { isDnsLabel, isEnvVarName, sharedSecretNameProblem } from './names.ts'
+import { isDnsLabel, isDnsSubdomain, isEnvVarName, sharedSecretNameProblem } from './names.ts'
 
 const secretKey = annotationKey(annotations.sharedSecret)
 const containersKey = annotationKey(annotations.containers)
+const namedKey = annotationKey(annotations.secret)
 
 /** One entry of the shared-secret annotation: NAME[:FORM][=ENV_VAR]. */
 export interface WiringEntry {
@@ -15,9 +16,26 @@ export interface WiringEntry {
   readonly envVar: string
 }
 
+/** One entry of the secret annotation: NAME[:basic-auth:USERNAME]=SECRET. */
+export interface NamedSecretEntry {
+  readonly sharedSecret: string
+  /** The Secret to make in the object's namespace. */
+  readonly secret: string
+  readonly shape: SecretShape
+  /** For basic-auth: the `username` key. */
+  readonly username?: string
+}
+
+/** The entry as written back for the reconciler (contract.ts namedSecretsAnnotation), and as parsed from there. */
+export function formatNamedSecret(e: NamedSecretEntry): string {
+  return `${e.sharedSecret}${e.shape === 'basic-auth' ? `:basic-auth:${e.username}` : ''}=${e.secret}`
+}
+
 export interface Wiring {
   /** Shared secret NAME → env var, in annotation order; one NAME may feed several env vars, in several forms. */
   readonly entries: readonly WiringEntry[]
+  /** Secrets to make by name (the secret annotation), in annotation order; no env var goes with them. */
+  readonly secrets: readonly NamedSecretEntry[]
   /** Container names from the containers annotation; undefined means every container of `containers`. */
   readonly containers: readonly string[] | undefined
   /** The containers annotation as written (for messages about it). */
@@ -28,21 +46,23 @@ export interface Wiring {
 
 /**
  * Reads the annotations of each metadata given (a workload's own and its pod template's: their union counts).
- * Returns undefined when none carries the shared-secret annotation.
+ * Returns undefined when none carries the shared-secret or the secret annotation.
  */
 export function readWiring(sources: readonly unknown[]): Wiring | undefined {
   const secretValues = values(sources, secretKey)
-  if (secretValues.length === 0) return undefined
+  const namedValues = values(sources, namedKey)
+  if (secretValues.length === 0 && namedValues.length === 0) return undefined
   const containerValues = values(sources, containersKey)
   // Invalid annotations throw, so only valid ones are remembered.
-  return parsed.get(JSON.stringify([secretValues, containerValues]), () => parseWiring(secretValues, containerValues))
+  return parsed.get(JSON.stringify([secretValues, containerValues, namedValues]), () => parseWiring(secretValues, containerValues, namedValues))
 }
 
 const parsed = memo<Wiring>(1024)
 
-function parseWiring(secretValues: string[], containerValues: string[]): Wiring {
+function parseWiring(secretValues: string[], containerValues: string[], namedValues: string[]): Wiring {
   checkLength(secretKey, secretValues)
   checkLength(containersKey, containerValues)
+  checkLength(namedKey, namedValues)
   const entries: WiringEntry[] = []
   const warnings: string[] = []
   const envSource = new Map<string, string>()
@@ -67,10 +87,11 @@ function parseWiring(secretValues: string[], containerValues: string[]): Wiring 
       entries.push(entry)
     }
   }
-  const names = new Set(entries.map((e) => e.sharedSecret))
+  const secrets = parseNamedSecrets(namedValues, warnings)
+  const names = new Set([...entries, ...secrets].map((e) => e.sharedSecret))
   if (names.size > limits.sharedSecretsPerObject) {
-    throw new InvalidAnnotation(secretKey, secretValues.join(', '),
-      `names ${names.size} shared secrets; one object may name at most ${limits.sharedSecretsPerObject}`)
+    const [key, value] = secretValues.length > 0 ? [secretKey, secretValues] : [namedKey, namedValues]
+    throw new InvalidAnnotation(key, value.join(', '), `names ${names.size} shared secrets; one object may name at most ${limits.sharedSecretsPerObject}`)
   }
 
   let containers: string[] | undefined
@@ -82,7 +103,59 @@ function parseWiring(secretValues: string[], containerValues: string[]): Wiring 
     }
     containers = [...new Set([...(containers ?? []), ...names])]
   }
-  return { entries, containers, containersValue: containerValues.join(', '), warnings }
+  return { entries, secrets, containers, containersValue: containerValues.join(', '), warnings }
+}
+
+/** The secret annotation's entries, each SECRET once. */
+function parseNamedSecrets(namedValues: readonly string[], warnings: string[]): NamedSecretEntry[] {
+  const bySecret = new Map<string, NamedSecretEntry>()
+  for (const value of namedValues) {
+    const items = split(value)
+    if (items.length === 0) throw new InvalidAnnotation(namedKey, value, 'names no Secret')
+    for (const item of items) {
+      const entry = parseNamedEntry(value, item)
+      const previous = bySecret.get(entry.secret)
+      if (previous === undefined) bySecret.set(entry.secret, entry)
+      else if (formatNamedSecret(previous) !== formatNamedSecret(entry)) {
+        throw new InvalidAnnotation(namedKey, value, `Secret ${entry.secret} would be made both as ${JSON.stringify(formatNamedSecret(previous))} and as ${JSON.stringify(formatNamedSecret(entry))}`)
+      } else if (namedValues.length === 1) warnings.push(`${namedKey}: entry ${JSON.stringify(item)} is repeated`)
+    }
+  }
+  return [...bySecret.values()]
+}
+
+const shapeNames = Object.keys(secretShapes).filter((s) => s !== 'opaque')
+
+function parseNamedEntry(value: string, item: string): NamedSecretEntry {
+  const eq = item.indexOf('=')
+  if (eq === -1) throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(item)} names no Secret: write NAME=SECRET or NAME:basic-auth:USERNAME=SECRET`)
+  const [name = '', shapeName, username, ...rest] = item.slice(0, eq).split(':').map((p) => p.trim())
+  const secret = item.slice(eq + 1).trim()
+  const problem = sharedSecretNameProblem(name)
+  if (problem !== undefined) throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(name)} is not a valid NAME: ${problem}`)
+  if (!isDnsSubdomain(secret)) {
+    throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(secret)} is not a Secret name: lower-case letters, digits, '-' and '.', at most 253 characters`)
+  }
+  if (secret.startsWith(namePrefix)) {
+    throw new InvalidAnnotation(namedKey, value, `Secret ${secret}: names starting with ${namePrefix} are secretwire's own Secrets; choose another`)
+  }
+  if (shapeName === undefined) return { sharedSecret: name, secret, shape: 'opaque' }
+  if (!shapeNames.includes(shapeName) || rest.length > 0) {
+    throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(item.slice(0, eq).trim())}: write NAME=SECRET, or NAME:basic-auth:USERNAME=SECRET`)
+  }
+  if (username === undefined || !/^[^\s,=:]+$/.test(username)) {
+    throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(item.slice(0, eq).trim())}: basic-auth needs a USERNAME (no spaces, ',', '=' or ':'): NAME:basic-auth:USERNAME=SECRET`)
+  }
+  return { sharedSecret: name, secret, shape: shapeName as SecretShape, username }
+}
+
+/** The entries of a namedSecretsAnnotation value written at admission (invalid ones are skipped: it is secretwire's). */
+export function parseNamedSecretsMarker(value: string | undefined): NamedSecretEntry[] {
+  const out: NamedSecretEntry[] = []
+  for (const item of split(value ?? '')) {
+    try { out.push(parseNamedEntry(item, item)) } catch { /* not written by this secretwire */ }
+  }
+  return out
 }
 
 function checkLength(key: string, values: readonly string[]): void {

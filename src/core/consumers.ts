@@ -2,7 +2,8 @@
 // secretwire.io/consumer=true and the annotation secretwire.io/consumes: NAME,NAME (written at admission, see
 // plan.ts). Pods and the workload kinds are watched by that label only (metawatch.ts); this keeps, per object,
 // its namespace, kind, name and NAMEs, and nothing else.
-import { consumerAnnotation } from './contract.ts'
+import { consumerAnnotation, namedSecretsAnnotation } from './contract.ts'
+import { formatNamedSecret, parseNamedSecretsMarker, type NamedSecretEntry } from './annotations.ts'
 
 /** What the index reads of an object's metadata, as a metadata-only watch delivers it. */
 export interface ConsumerMeta {
@@ -24,17 +25,21 @@ export function consumedNames(annotations: Readonly<Record<string, string>> | un
   return (annotations?.[consumerAnnotation] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
 }
 
+/** The key of a named Secret's ExternalSecret: its namespace and the entry it was made for (never a NAME's key). */
+export const namedKeyOf = (namespace: string, entry: string) => `${namespace}/${entry}`
+
 export class ConsumerIndex {
-  private readonly objects = new Map<string, { consumer: Consumer, names: readonly string[] }>()
+  private readonly objects = new Map<string, { consumer: Consumer, names: readonly string[], secrets: readonly NamedSecretEntry[] }>()
 
   /** An object listed, added, changed or deleted. */
   apply(kind: string, meta: ConsumerMeta, deleted: boolean): void {
     const names = consumedNames(meta.annotations)
-    if (deleted || names.length === 0) {
+    const secrets = parseNamedSecretsMarker(meta.annotations?.[namedSecretsAnnotation])
+    if (deleted || (names.length === 0 && secrets.length === 0)) {
       this.objects.delete(meta.uid)
       return
     }
-    this.objects.set(meta.uid, { consumer: { kind, namespace: meta.namespace, name: meta.name, uid: meta.uid }, names })
+    this.objects.set(meta.uid, { consumer: { kind, namespace: meta.namespace, name: meta.name, uid: meta.uid }, names, secrets })
   }
 
   /** After a (re)list of `kind`: its objects not in `uids` are gone (their delete events were missed). */
@@ -51,6 +56,20 @@ export class ConsumerIndex {
         const list = out.get(key)
         if (list === undefined) out.set(key, [consumer])
         else list.push(consumer)
+      }
+    }
+    return out
+  }
+
+  /** Every Secret named by a secret annotation, by namedKeyOf(namespace, entry), with the objects that name it. */
+  namedSecrets(): Map<string, { entry: NamedSecretEntry, consumers: Consumer[] }> {
+    const out = new Map<string, { entry: NamedSecretEntry, consumers: Consumer[] }>()
+    for (const { consumer, secrets } of this.objects.values()) {
+      for (const entry of secrets) {
+        const key = namedKeyOf(consumer.namespace, formatNamedSecret(entry))
+        const found = out.get(key)
+        if (found === undefined) out.set(key, { entry, consumers: [consumer] })
+        else found.consumers.push(consumer)
       }
     }
     return out

@@ -16,13 +16,21 @@ export const annotations = {
     example: 'grafana-db, grafana-db:url=DB_PASS, metrics-token=TOKEN',
     doc: 'Comma-separated entries NAME[:FORM][=ENV_VAR]; each injects ENV_VAR holding the shared password NAME in FORM: ' +
       '`raw` (the default; ENV_VAR defaults to NAME upper-cased, - as _), `url` (percent-encoded for a URL; default ' +
-      'NAME_URLENCODED) or `file` (a read-only file, mode 0400; ENV_VAR, default NAME_FILE, holds its path). Required to opt in.',
+      'NAME_URLENCODED) or `file` (a read-only file, mode 0400; ENV_VAR, default NAME_FILE, holds its path). It or secretwire.io/secret opts in.',
   },
   containers: {
     key: 'containers',
     example: 'grafana,migrate',
     doc: 'Comma-separated container names that get the env vars (init containers only when named). ' +
       'Default: every container in containers.',
+  },
+  secret: {
+    key: 'secret',
+    example: 'grafana-db=grafana-db-credentials, app-db:basic-auth:app=cluster-app-user',
+    doc: 'Comma-separated entries NAME[:basic-auth:USERNAME]=SECRET, for software told a Secret\'s name (a Helm chart\'s ' +
+      '`existingSecret`, an operator\'s bootstrap Secret): Secret SECRET in the object\'s namespace holds the shared password ' +
+      'NAME, with keys `password` and `password-url` (type Opaque), or with `basic-auth` type `kubernetes.io/basic-auth` ' +
+      'with keys `username` (USERNAME) and `password`. Nothing is injected; on its own it opts in too.',
   },
 } as const
 
@@ -91,6 +99,21 @@ export function serviceAccountUser(sa: { readonly namespace: string, readonly na
  * and a review that names one anyway (sent by something other than the API server) is denied.
  */
 export const excludedNamespaces: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', identities.secretwire.namespace]
+
+/**
+ * Written at admission beside `consumes` on an object with the secret annotation: its entries as secretwire read
+ * them (NAME[:basic-auth:USERNAME]=SECRET, in annotation order), for the reconciler, which sees metadata only.
+ */
+export const namedSecretsAnnotation = `${annotationPrefix}/secrets`
+
+/** The shapes a named Secret takes (the secret annotation): Opaque with every password form, or basic-auth. */
+export const secretShapes = {
+  /** Type Opaque, keys `password` and `password-url`, like the Secret secretwire-NAME. */
+  opaque: { type: 'Opaque' },
+  /** Type kubernetes.io/basic-auth, keys `username` and `password`: CloudNativePG's bootstrap Secret, for one. */
+  'basic-auth': { type: 'kubernetes.io/basic-auth' },
+} as const
+export type SecretShape = keyof typeof secretShapes
 
 /** The key that holds the password in the stored Secret and in every wired Secret (the Password generator's output key). */
 export const passwordKey = 'password'

@@ -100,6 +100,16 @@ export class ObjectInTheWay extends AdmissionError {
   }
 }
 
+/** A Secret named in the secret annotation is already made by secretwire from another entry (NAME, shape or user). */
+export class NamedSecretTaken extends AdmissionError {
+  readonly code = 409
+  readonly reason = 'Conflict'
+  constructor(readonly object: string, existing: string, wanted: string) {
+    super(`${object} already makes its Secret as ${quote(existing)} for another object of this namespace; this one asks for ${quote(wanted)}: ` +
+      'one Secret has one shape, so name another Secret')
+  }
+}
+
 /** The Kubernetes API refused, failed or did not answer in time. */
 export class KubernetesFailure extends AdmissionError {
   /** `httpStatus`: what the API server answered, if it answered at all. */

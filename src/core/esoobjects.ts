@@ -8,10 +8,13 @@
 //   each workload namespace:
 //                       ExternalSecret secretwire-NAME → Secret secretwire-NAME, read through the
 //                       ClusterSecretStore: key `password`, and `password-url` (its percent-encoded form)
+//                       ExternalSecret SECRET → Secret SECRET, for each Secret named in a secret annotation:
+//                       the same keys, or `username` and `password` of type kubernetes.io/basic-auth
 import {
-  consumerShapeAnnotation, fileMode, fileMountRoot, managedBy, passwordForms, passwordKey, resourceName, sharedSecretLabel,
-  type PasswordForm, type PasswordShape, type PushUpdatePolicy, type Strategy,
+  consumerShapeAnnotation, fileMode, fileMountRoot, managedBy, namedSecretsAnnotation, passwordForms, passwordKey, resourceName, secretShapes,
+  sharedSecretLabel, type PasswordForm, type PasswordShape, type PushUpdatePolicy, type Strategy,
 } from './contract.ts'
+import { formatNamedSecret, type NamedSecretEntry } from './annotations.ts'
 
 export type ManagedKind = 'Password' | 'PushSecret' | 'ExternalSecret'
 
@@ -112,6 +115,29 @@ export function consumerExternalSecret(sharedSecret: string, namespace: string, 
     data: [{ secretKey: passwordKey, remoteRef: { key: name, property: passwordKey } }],
   })
   return { ...consumer, metadata: { ...consumer.metadata, annotations: { [consumerShapeAnnotation.key]: consumerShapeAnnotation.value } } }
+}
+
+/**
+ * The ExternalSecret that makes Secret SECRET in the workload's namespace (the secret annotation): named SECRET too,
+ * so one Secret has one maker and a second request for it in another shape is a conflict (ensure.ts). Its
+ * namedSecretsAnnotation holds the entry it was made for.
+ */
+export function namedExternalSecret(entry: NamedSecretEntry, namespace: string, s: EsoSettings): ManagedObject {
+  const data: Record<string, string> = entry.shape === 'basic-auth'
+    // A template's literal text is copied as is: the username is escaped as a Go template string.
+    ? { username: `{{ ${JSON.stringify(entry.username)} }}`, [passwordKey]: `{{ .${passwordKey} }}` }
+    : { [passwordForms.raw.key]: `{{ .${passwordKey} }}`, [passwordForms.url.key]: `{{ .${passwordKey} | urlquery }}` }
+  const es = object('ExternalSecret', namespace, entry.sharedSecret, {
+    refreshPolicy: 'OnChange',
+    secretStoreRef: { name: s.clusterSecretStore, kind: 'ClusterSecretStore' },
+    target: {
+      name: entry.secret,
+      creationPolicy: 'Owner',
+      template: { type: secretShapes[entry.shape].type, engineVersion: 'v2', mergePolicy: 'Replace', data },
+    },
+    data: [{ secretKey: passwordKey, remoteRef: { key: resourceName(entry.sharedSecret), property: passwordKey } }],
+  })
+  return { ...es, metadata: { ...es.metadata, name: entry.secret, annotations: { [namedSecretsAnnotation]: formatNamedSecret(entry) } } }
 }
 
 /** Where the `file` form mounts NAME's Secret, and the file the env var names. */

@@ -2,10 +2,10 @@
 // the ESO objects that must exist. No I/O: the webhook and `secretwire render` both run exactly this.
 import type { Operation } from 'fast-json-patch'
 import type { AdmissionRequest } from './review.ts'
-import { readWiring, type Wiring } from './annotations.ts'
-import { annotationKey, annotations, consumerAnnotation, consumerLabel, excludedNamespaces, type InjectMode } from './contract.ts'
+import { formatNamedSecret, readWiring, type NamedSecretEntry, type Wiring } from './annotations.ts'
+import { annotationKey, annotations, consumerAnnotation, consumerLabel, excludedNamespaces, namedSecretsAnnotation, type InjectMode } from './contract.ts'
 import { EnvConflict, InvalidAnnotation, InvalidObject, MountConflict, NamespaceExcluded, NamespaceNotAllowed, StorageNamespace } from './errors.ts'
-import { consumerExternalSecret, envVar, fileVolume, fileVolumeMount, storageObjects, type EnvVar, type EsoSettings, type ManagedObject } from './esoobjects.ts'
+import { consumerExternalSecret, envVar, fileVolume, fileVolumeMount, namedExternalSecret, storageObjects, type EnvVar, type EsoSettings, type ManagedObject } from './esoobjects.ts'
 import { memo, type Memo } from '../util/memo.ts'
 import type { Policy } from './policy.ts'
 import { workloadKind, type WorkloadKind } from './workload.ts'
@@ -69,14 +69,16 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
   if (excludedNamespaces.includes(namespace)) throw new NamespaceExcluded(namespace)
   if (namespace === settings.storageNamespace) throw new StorageNamespace(namespace)
   const policy = settings.policy.current
-  const sharedSecrets = [...new Set(wiring.entries.map((e) => e.sharedSecret))]
+  // Every NAME the object uses; those it takes as env vars or files get the Secret secretwire-NAME here.
+  const sharedSecrets = [...new Set([...wiring.entries, ...wiring.secrets].map((e) => e.sharedSecret))]
+  const injected = [...new Set(wiring.entries.map((e) => e.sharedSecret))]
   for (const name of sharedSecrets) {
     const secretPolicy = policy.forSecret(name)
     if (!secretPolicy.allows(namespace)) throw new NamespaceNotAllowed(name, namespace, secretPolicy.namespaces)
   }
 
   // Computed even when templates are left alone (inject=pods): a workload whose Pods would be denied is denied now.
-  const patch = envPatch(workload, template, wiring)
+  const patch = wiring.entries.length > 0 ? envPatch(workload, template, wiring) : []
   // A controlled workload's template is its owner's copy (see above): left alone, its Pods are wired at creation.
   const injectHere = workload.kind === 'Pod' || (settings.inject === 'templates' && owner === undefined)
   const warnings = [...wiring.warnings]
@@ -85,9 +87,9 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
       `${wiring.entries.map((e) => e.envVar).join(', ')} are added to its Pods when they are created`)
   }
 
-  const ensure = objectsToEnsure(sharedSecrets, namespace, settings, policy)
+  const ensure = [...objectsToEnsure(sharedSecrets, injected, namespace, settings, policy), ...wiring.secrets.map((e) => namedExternalSecret(e, namespace, settings))]
   // The object secretwire wires says so in its own metadata, for the reconciler to find (contract.ts).
-  const mark = injectHere ? consumerPatch(metadata, sharedSecrets) : []
+  const mark = injectHere ? consumerPatch(metadata, injected, wiring.secrets) : []
   return { wire: true, namespace, sharedSecrets, patch: injectHere ? [...mark, ...patch] : [], ensure, warnings }
 }
 
@@ -95,14 +97,14 @@ export function plan(request: AdmissionRequest, settings: PlanSettings): Plan {
 // every Pod of a workload asks for the same. A reloaded policy is a new object, so it gets fresh memos.
 const ensureMemos = new WeakMap<PlanSettings, WeakMap<Policy, Memo<readonly ManagedObject[]>>>()
 
-function objectsToEnsure(sharedSecrets: readonly string[], namespace: string, settings: PlanSettings, policy: Policy): readonly ManagedObject[] {
+function objectsToEnsure(sharedSecrets: readonly string[], injected: readonly string[], namespace: string, settings: PlanSettings, policy: Policy): readonly ManagedObject[] {
   let byPolicy = ensureMemos.get(settings)
   if (byPolicy === undefined) ensureMemos.set(settings, byPolicy = new WeakMap())
   let memos = byPolicy.get(policy)
   if (memos === undefined) byPolicy.set(policy, memos = memo(1024))
-  return memos.get(`${namespace}/${sharedSecrets.join(',')}`, () => [
+  return memos.get(`${namespace}/${sharedSecrets.join(',')}/${injected.join(',')}`, () => [
     ...sharedSecrets.flatMap((name) => storageObjects(name, policy.forSecret(name).password, settings)),
-    ...sharedSecrets.map((name) => consumerExternalSecret(name, namespace, settings)),
+    ...injected.map((name) => consumerExternalSecret(name, namespace, settings)),
   ])
 }
 
@@ -118,17 +120,23 @@ function annotationSources(workload: WorkloadKind, object: Json): unknown[] {
   return workload.templatePath.length === 0 ? [own] : [own, child(templateOf(workload, object), 'metadata')?.annotations]
 }
 
-/** Adds what is missing of the consumer label and annotation (contract.ts) to the object's metadata. */
-function consumerPatch(metadata: Json | undefined, sharedSecrets: readonly string[]): Operation[] {
-  const names = [...sharedSecrets].sort().join(',')
+/** Adds what is missing of the consumer label and annotations (contract.ts) to the object's metadata. */
+function consumerPatch(metadata: Json | undefined, injected: readonly string[], secrets: readonly NamedSecretEntry[]): Operation[] {
+  const notesWanted: Record<string, string> = {}
+  if (injected.length > 0) notesWanted[consumerAnnotation] = [...injected].sort().join(',')
+  if (secrets.length > 0) notesWanted[namedSecretsAnnotation] = secrets.map(formatNamedSecret).join(',')
   const pointer = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1')
   const ops: Operation[] = []
   const labels = child(metadata, 'labels')
   if (labels === undefined) ops.push({ op: 'add', path: '/metadata/labels', value: { [consumerLabel.key]: consumerLabel.value } })
   else if (labels[consumerLabel.key] !== consumerLabel.value) ops.push({ op: 'add', path: `/metadata/labels/${pointer(consumerLabel.key)}`, value: consumerLabel.value })
   const notes = child(metadata, 'annotations')
-  if (notes === undefined) ops.push({ op: 'add', path: '/metadata/annotations', value: { [consumerAnnotation]: names } })
-  else if (notes[consumerAnnotation] !== names) ops.push({ op: 'add', path: `/metadata/annotations/${pointer(consumerAnnotation)}`, value: names })
+  if (notes === undefined) ops.push({ op: 'add', path: '/metadata/annotations', value: notesWanted })
+  else {
+    for (const [key, value] of Object.entries(notesWanted)) {
+      if (notes[key] !== value) ops.push({ op: 'add', path: `/metadata/annotations/${pointer(key)}`, value })
+    }
+  }
   return ops
 }
 
@@ -146,7 +154,7 @@ function controllerOf(metadata: Json | undefined): string | undefined {
 function annotationsOnTemplate(workload: WorkloadKind, metadata: Json | undefined, template: Json | undefined): void {
   const own = child(metadata, 'annotations') ?? {}
   const onTemplate = child(child(template, 'metadata'), 'annotations') ?? {}
-  for (const a of [annotations.sharedSecret, annotations.containers]) {
+  for (const a of [annotations.sharedSecret, annotations.containers, annotations.secret]) {
     const key = annotationKey(a)
     if (typeof own[key] === 'string' && own[key] !== onTemplate[key]) {
       throw new InvalidAnnotation(key, own[key], `with SECRETWIRE_INJECT=pods it must be on the pod template: Pods are wired ` +
@@ -163,7 +171,7 @@ export function wiringUnchanged(request: AdmissionRequest): boolean {
   const workload = workloadKind(request.kind.group, request.kind.kind)
   const { object, oldObject } = request
   if (request.operation !== 'UPDATE' || workload === undefined || !isObject(object) || !isObject(oldObject)) return false
-  const values = (o: Json) => JSON.stringify(annotationSources(workload, o).map((a) => [annotations.sharedSecret, annotations.containers]
+  const values = (o: Json) => JSON.stringify(annotationSources(workload, o).map((a) => [annotations.sharedSecret, annotations.containers, annotations.secret]
     .map((k) => isObject(a) ? a[annotationKey(k)] : undefined)))
   return values(object) === values(oldObject)
 }

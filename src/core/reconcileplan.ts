@@ -1,15 +1,17 @@
 // The reconciler's decision, pure: from who consumes what, which ExternalSecrets exist and since when each has
 // had no consumer, to what must exist and what may go. Shared by the reconcile loop and `secretwire status`.
 //   - every live consumer of NAME in namespace N, if the policy still allows NAME there: NAME's generator and
-//     stored secret, and N's ExternalSecret, must exist (created if absent, as at admission);
+//     stored secret, and N's ExternalSecret, must exist (created if absent, as at admission); the same for each
+//     Secret a secret annotation names (its own ExternalSecret, named after it);
 //   - an ExternalSecret in N whose NAME has had no consumer in N for the grace period is deleted (with it, by
 //     ownership, its copy of the password); one whose consumer is back before then stays;
 //   - never the generator or the stored password: a database may still hold that password.
 import { resourceName } from './contract.ts'
 import type { ManagedObject } from './esoobjects.ts'
-import { consumerExternalSecret, storageObjects } from './esoobjects.ts'
+import { consumerExternalSecret, namedExternalSecret, storageObjects } from './esoobjects.ts'
 import type { PlanSettings } from './plan.ts'
-import type { Consumer } from './consumers.ts'
+import { namedKeyOf, type Consumer } from './consumers.ts'
+import type { NamedSecretEntry } from './annotations.ts'
 
 /** ESO's sync state of an ExternalSecret or PushSecret, from its Ready condition. */
 export type SyncState = 'synced' | 'pending' | 'failed'
@@ -41,6 +43,8 @@ export interface ManagedExternalSecret {
   readonly namespace: string
   /** The shared secret NAME (its secretwire.io/shared-secret label). */
   readonly sharedSecret: string
+  /** For the ExternalSecret of a named Secret: the entry it was made for (NAME[:basic-auth:USERNAME]=SECRET). */
+  readonly entry?: string
   readonly uid: string
   readonly state: SyncState
   /** ESO's reason and message when not synced. */
@@ -50,6 +54,8 @@ export interface ManagedExternalSecret {
 export interface ReconcileInput {
   /** Consumers by `namespace/NAME`. */
   readonly consumers: ReadonlyMap<string, readonly Consumer[]>
+  /** Secrets named by secret annotations, by namedKeyOf (consumers.ts), with the objects naming each. */
+  readonly named?: ReadonlyMap<string, { readonly entry: NamedSecretEntry, readonly consumers: readonly Consumer[] }>
   /** The ExternalSecrets secretwire made in workload namespaces (the storage namespace's are not consumers'). */
   readonly externalSecrets: readonly ManagedExternalSecret[]
   /**
@@ -79,13 +85,28 @@ export interface ReconcilePlan {
 
 export const keyOf = (namespace: string, sharedSecret: string) => `${namespace}/${sharedSecret}`
 
+/** The key an ExternalSecret is consumed under: `namespace/NAME`, or a named Secret's namedKeyOf. */
+export function externalSecretKey(es: ManagedExternalSecret): string {
+  return es.entry === undefined ? keyOf(es.namespace, es.sharedSecret) : namedKeyOf(es.namespace, es.entry)
+}
+
 export function reconcilePlan(input: ReconcileInput): ReconcilePlan {
   const { settings } = input
   const policy = settings.policy.current
   const ensure: { key: string, objects: ManagedObject[] }[] = []
   const refused: { key: string, consumers: readonly Consumer[] }[] = []
-  for (const [key, consumers] of [...input.consumers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const [namespace, name] = key.split('/') as [string, string]
+  const storedKind = settings.strategy === 'generate' ? 'ExternalSecret' : 'PushSecret'
+  const wanted = [
+    ...[...input.consumers].map(([key, consumers]) => {
+      const [namespace, name] = key.split('/') as [string, string]
+      return { key, namespace, name, consumers, consumer: () => consumerExternalSecret(name, namespace, settings) }
+    }),
+    ...[...input.named ?? []].map(([key, { entry, consumers }]) => {
+      const namespace = key.slice(0, key.indexOf('/'))
+      return { key, namespace, name: entry.sharedSecret, consumers, consumer: () => namedExternalSecret(entry, namespace, settings) }
+    }),
+  ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  for (const { key, namespace, name, consumers, consumer } of wanted) {
     if (namespace === settings.storageNamespace) continue
     const secretPolicy = policy.forSecret(name)
     if (!secretPolicy.allows(namespace)) {
@@ -93,19 +114,20 @@ export function reconcilePlan(input: ReconcileInput): ReconcilePlan {
       continue
     }
     const object = resourceName(name)
-    const storedKind = settings.strategy === 'generate' ? 'ExternalSecret' : 'PushSecret'
-    const complete = input.existing.has(`ExternalSecret ${namespace}/${object}`) && input.existing.has(`Password ${settings.storageNamespace}/${object}`) &&
+    const es = consumer()
+    const complete = input.existing.has(`ExternalSecret ${namespace}/${es.metadata.name}`) && input.existing.has(`Password ${settings.storageNamespace}/${object}`) &&
       input.existing.has(`${storedKind} ${settings.storageNamespace}/${object}`)
     // All of NAME's objects when one is missing: ensure creates only the absent ones, in order.
-    if (!complete) ensure.push({ key, objects: [...storageObjects(name, secretPolicy.password, settings), consumerExternalSecret(name, namespace, settings)] })
+    if (!complete) ensure.push({ key, objects: [...storageObjects(name, secretPolicy.password, settings), es] })
   }
 
   const unconsumedSince = new Map<string, number>()
   const collect: ManagedExternalSecret[] = []
   const waiting: { externalSecret: ManagedExternalSecret, collectAt: number }[] = []
   for (const es of input.externalSecrets) {
-    const key = keyOf(es.namespace, es.sharedSecret)
-    if ((input.consumers.get(key)?.length ?? 0) > 0) continue
+    const key = externalSecretKey(es)
+    const users = es.entry === undefined ? input.consumers.get(key) : input.named?.get(key)?.consumers
+    if ((users?.length ?? 0) > 0) continue
     const since = input.unconsumedSince.get(key) ?? input.now
     unconsumedSince.set(key, since)
     if (input.now - since >= input.graceMs) collect.push(es)

@@ -10,7 +10,7 @@ import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesLis
 import type { Logger } from 'pino'
 import { withinDeadline, type Deadline } from '../util/deadline.ts'
 import { apiTimedOut } from '../core/errors.ts'
-import { consumerShapeAnnotation, managedBy } from '../core/contract.ts'
+import { consumerShapeAnnotation, managedBy, namedSecretsAnnotation } from '../core/contract.ts'
 import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
 import type { ObjectStore, StoredObject } from './client.ts'
 import type { WithConditions } from '../core/reconcileplan.ts'
@@ -186,20 +186,22 @@ export async function startInformers(kc: KubeConfig, storageNamespace: string, l
 }
 
 /**
- * What the cache keeps of a managed object: its identity and labels (admissions check ownership by label), and
- * ESO's Ready condition (the reconciler's sync state). Spec, annotations, managedFields and the rest of the status
- * are dropped as each object arrives, by list or by watch.
+ * What the cache keeps of a managed object: its identity and labels (admissions check ownership by label), the
+ * annotations secretwire itself wrote (shape, named Secret's entry), and ESO's Ready condition (the reconciler's sync
+ * state). Spec, other annotations, managedFields and the rest of the status are dropped as each object arrives.
  */
 export function slim(o: KubernetesObject): KubernetesObject {
   const m = o.metadata ?? {}
-  const shape = m.annotations?.[consumerShapeAnnotation.key]
+  // The two annotations ensure and the reconciler read: a consumer ExternalSecret's shape, a named Secret's entry.
+  const kept = Object.fromEntries([consumerShapeAnnotation.key, namedSecretsAnnotation]
+    .flatMap((k) => (m.annotations?.[k] !== undefined ? [[k, m.annotations[k]]] : [])))
   const ready = (o as WithConditions).status?.conditions?.find((c) => c.type === 'Ready')
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
     metadata: {
       name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels,
-      ...(shape !== undefined && { annotations: { [consumerShapeAnnotation.key]: shape } }),
+      ...(Object.keys(kept).length > 0 && { annotations: kept }),
     },
     ...(ready && { status: { conditions: [{ type: ready.type, status: ready.status, reason: ready.reason, message: ready.message }] } }),
   } as KubernetesObject

@@ -5,9 +5,9 @@
 // read before any is created, a refusal leaves nothing half-made.
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
-import { consumerShapeAnnotation, limits, sharedSecretLabel } from '../core/contract.ts'
+import { consumerShapeAnnotation, limits, managedBy, namedSecretsAnnotation, sharedSecretLabel } from '../core/contract.ts'
 import type { Deadline } from '../util/deadline.ts'
-import { ObjectInTheWay } from '../core/errors.ts'
+import { NamedSecretTaken, ObjectInTheWay } from '../core/errors.ts'
 import { syncStateOf, type WithConditions } from '../core/reconcileplan.ts'
 import { describe, type ManagedObject } from '../core/esoobjects.ts'
 import type { ObjectStore, StoredObject } from './client.ts'
@@ -74,8 +74,9 @@ function synced(o: StoredObject | undefined): boolean {
   return o !== undefined && syncStateOf(o as WithConditions, true).state === 'synced'
 }
 
+/** A workload namespace's ExternalSecret: secretwire-NAME (it carries its shape) or one a secret annotation names. */
 function isConsumer(o: ManagedObject): boolean {
-  return o.metadata.annotations?.[consumerShapeAnnotation.key] !== undefined
+  return o.metadata.annotations?.[consumerShapeAnnotation.key] !== undefined || o.metadata.annotations?.[namedSecretsAnnotation] !== undefined
 }
 
 /** Only consumers' ExternalSecrets carry the shape annotation (esoobjects.ts); storage objects are never updated. */
@@ -87,8 +88,14 @@ function olderShape(desired: ManagedObject, stored: StoredObject): boolean {
 function checkOwned(desired: ManagedObject, stored: StoredObject | undefined): void {
   if (stored === undefined) return
   const labels = stored.metadata?.labels ?? {}
+  // A named Secret's ExternalSecret is never reshaped: another object of the namespace relies on it as it is.
+  const entry = desired.metadata.annotations?.[namedSecretsAnnotation]
+  const existing = stored.metadata?.annotations?.[namedSecretsAnnotation]
+  if (entry !== undefined && existing !== undefined && existing !== entry && labels[managedBy.key] === managedBy.value) {
+    throw new NamedSecretTaken(describe(desired), existing, entry)
+  }
   const wanted = Object.entries(desired.metadata.labels)
-  if (wanted.some(([key, value]) => labels[key] !== value)) {
+  if (wanted.some(([key, value]) => labels[key] !== value) || (entry !== undefined && existing !== entry)) {
     throw new ObjectInTheWay(describe(desired), wanted.map(([k, v]) => `${k}=${v}`).join(', '))
   }
 }

@@ -1,6 +1,6 @@
 // The MutatingWebhookConfiguration, generated from the contract: the kinds and operations secretwire admits
-// (workload.ts), the namespaces it never wires, and a matchConditions expression on the annotation key, so the
-// API server sends secretwire only objects that carry it.
+// (workload.ts), the namespaces it never wires, and a matchConditions expression on the annotation keys, so the
+// API server sends secretwire only objects that carry one.
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node'
 import { annotationKey, annotations, excludedNamespaces, identities, webhookTimeoutSeconds } from '../core/contract.ts'
 import { workloadKinds } from '../core/workload.ts'
@@ -16,7 +16,7 @@ export function webhookConfiguration(): Manifest<V1MutatingWebhookConfiguration>
     rule.resources.push(k.resource)
     rules.set(id, rule)
   }
-  const key = annotationKey(annotations.sharedSecret)
+  const keys = [annotations.sharedSecret, annotations.secret].map((a) => cel(annotationKey(a)))
   return {
     comment: 'failurePolicy Ignore: an outage of secretwire never blocks the cluster. What keeps an annotated Pod from\n' +
       'running unwired is the ValidatingAdmissionPolicy secretwire-wired, evaluated inside the API server.',
@@ -48,7 +48,7 @@ export function webhookConfiguration(): Manifest<V1MutatingWebhookConfiguration>
             ' has(object.spec) && has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec) &&',
             '   has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.metadata)',
             '   ? object.spec.jobTemplate.spec.template.metadata : {}',
-            `].exists(m, has(m.annotations) && ${cel(key)} in m.annotations)`,
+            `].exists(m, has(m.annotations) && (${keys.map((k) => `${k} in m.annotations`).join(' || ')}))`,
           ].join('\n'),
         }],
       }],

@@ -9,7 +9,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { Informers } from '../kube/cache.ts'
 import type { Config } from '../config/settings.ts'
-import { consumerLabel, sharedSecretLabel } from '../core/contract.ts'
+import { consumerLabel, namedSecretsAnnotation, resourceName, sharedSecretLabel } from '../core/contract.ts'
 import { deadline } from '../util/deadline.ts'
 import { ensureObjects } from '../kube/ensure.ts'
 import type { EventRecorder } from '../observe/events.ts'
@@ -19,7 +19,7 @@ import { workloadKinds } from '../core/workload.ts'
 import { ConsumerIndex, type Consumer } from '../core/consumers.ts'
 import { electLeader } from '../kube/lease.ts'
 import { watchMetadata, type MetaWatch } from '../kube/metawatch.ts'
-import { keyOf, reconcilePlan, syncStateOf, type ManagedExternalSecret, type SyncState, type WithConditions } from '../core/reconcileplan.ts'
+import { externalSecretKey, reconcilePlan, syncStateOf, type ManagedExternalSecret, type SyncState, type WithConditions } from '../core/reconcileplan.ts'
 
 export const leaseName = 'secretwire-reconciler'
 const settleMs = 1_000
@@ -91,13 +91,14 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
 
   async function round(): Promise<void> {
     const consumers = index.byNamespaceAndName()
+    const named = index.namedSecrets()
     const externalSecrets = deps.informers.list('ExternalSecret').filter((o) => o.metadata?.namespace !== config.storageNamespace).map(managed)
       .filter((es): es is ManagedExternalSecret => es !== undefined)
     const existing = new Set<string>()
     for (const kind of ['Password', 'PushSecret', 'ExternalSecret'] as const) {
       for (const o of deps.informers.list(kind)) existing.add(`${kind} ${o.metadata?.namespace}/${o.metadata?.name}`)
     }
-    const decided = reconcilePlan({ consumers, externalSecrets, existing, unconsumedSince, now: Date.now(), graceMs: config.gracePeriodMs, settings: config })
+    const decided = reconcilePlan({ consumers, named, externalSecrets, existing, unconsumedSince, now: Date.now(), graceMs: config.gracePeriodMs, settings: config })
     unconsumedSince = decided.unconsumedSince
     log.debug({ consumers: consumers.size, externalSecrets: externalSecrets.length, ensure: decided.ensure.length, collect: decided.collect.length, waiting: decided.waiting.length }, 'reconcile')
 
@@ -113,14 +114,14 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
       }
     }
     for (const es of decided.collect) {
-      const ref = { kind: 'ExternalSecret' as const, metadata: { namespace: es.namespace, name: `secretwire-${es.sharedSecret}` } }
+      const ref = { kind: 'ExternalSecret' as const, metadata: { namespace: es.namespace, name: nameOf(es) } }
       if (await deps.kube.delete(ref, es.uid, deadline(config.apiTimeoutMs)).catch((err: Error) => {
-        log.warn({ object: `${es.namespace}/secretwire-${es.sharedSecret}`, err: err.message }, 'reconciler could not delete')
+        log.warn({ object: `${es.namespace}/${nameOf(es)}`, err: err.message }, 'reconciler could not delete')
         return false
       })) {
         deps.metrics.recordReconciled('collected')
-        told.delete(keyOf(es.namespace, es.sharedSecret))
-        log.info({ object: `ExternalSecret ${es.namespace}/secretwire-${es.sharedSecret}`, graceSeconds: config.gracePeriodMs / 1000 },
+        told.delete(externalSecretKey(es))
+        log.info({ object: `ExternalSecret ${es.namespace}/${nameOf(es)}`, graceSeconds: config.gracePeriodMs / 1000 },
           'reconciler deleted an ExternalSecret no workload uses any more')
       }
     }
@@ -131,9 +132,9 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
     const states: Record<SyncState, number> = { synced: 0, pending: 0, failed: 0 }
     for (const es of externalSecrets) {
       states[es.state]++
-      const key = keyOf(es.namespace, es.sharedSecret)
-      const users = consumers.get(key) ?? []
-      const name = `secretwire-${es.sharedSecret}`
+      const key = externalSecretKey(es)
+      const users = (es.entry === undefined ? consumers.get(key) : named.get(key)?.consumers) ?? []
+      const name = nameOf(es)
       if (es.state === 'synced') await tell(key, users, 'Normal', 'SharedSecretSynced', `ESO has synced Secret ${name}: Pods naming shared secret ${es.sharedSecret} start with it`, es)
       else if (es.state === 'pending') await tell(key, users, 'Normal', 'SharedSecretWaiting', `waiting for ESO to sync Secret ${name}${es.detail ? `: ${es.detail}` : ''}`, es)
       else await tell(key, users, 'Warning', 'SharedSecretFailed', `ESO failed to sync Secret ${name}: ${es.detail ?? 'no reason given'}; Pods naming shared secret ${es.sharedSecret} cannot start`, es)
@@ -156,7 +157,7 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
         type, reason, 'Reconcile', note)
     }
     if (es !== undefined) {
-      await deps.events.record({ apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: es.namespace, name: `secretwire-${es.sharedSecret}`, uid: es.uid },
+      await deps.events.record({ apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: es.namespace, name: nameOf(es), uid: es.uid },
         type, reason, 'Reconcile', note)
     }
   }
@@ -174,9 +175,15 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
   }
 }
 
-/** A consumer ExternalSecret as the plan needs it: its NAME and ESO's sync state. */
+/** A consumer ExternalSecret as the plan needs it: its NAME (and for a named Secret its entry) and ESO's sync state. */
 function managed(o: KubernetesObject): ManagedExternalSecret | undefined {
   const sharedSecret = o.metadata?.labels?.[sharedSecretLabel]
   if (sharedSecret === undefined || o.metadata?.namespace === undefined || o.metadata.uid === undefined) return undefined
-  return { namespace: o.metadata.namespace, sharedSecret, uid: o.metadata.uid, ...syncStateOf(o as WithConditions) }
+  const entry = o.metadata.annotations?.[namedSecretsAnnotation]
+  return { namespace: o.metadata.namespace, sharedSecret, ...(entry !== undefined && { entry }), uid: o.metadata.uid, ...syncStateOf(o as WithConditions) }
+}
+
+/** The ExternalSecret's name, which is its Secret's: secretwire-NAME, or the named Secret (after the entry's =). */
+function nameOf(es: ManagedExternalSecret): string {
+  return es.entry === undefined ? resourceName(es.sharedSecret) : es.entry.slice(es.entry.indexOf('=') + 1)
 }

@@ -8,7 +8,7 @@ import type { SharedSecretStatus, Status } from '../../src/cli/status.ts'
 const storage = 'eso-secret-storage'
 const db = (over: Partial<SharedSecretStatus> = {}): SharedSecretStatus => ({
   name: 'db', generator: true, stored: { kind: 'ExternalSecret', namespace: storage, name: 'secretwire-db', state: 'synced' },
-  namespaces: [{ namespace: 'team-a', consumers: [], next: undefined, problem: undefined, externalSecret: { kind: 'ExternalSecret', namespace: 'team-a', name: 'secretwire-db', state: 'synced' } }],
+  namespaces: [{ namespace: 'team-a', secret: 'secretwire-db', consumers: [], next: undefined, problem: undefined, externalSecret: { kind: 'ExternalSecret', namespace: 'team-a', name: 'secretwire-db', state: 'synced' } }],
   problem: undefined,
   ...over,
 })
@@ -26,7 +26,7 @@ t.test('nothing names it: the copies first, then the stored object, the generato
 })
 
 t.test('refused while anything names it, saying what', async (t) => {
-  const named = db({ namespaces: [{ namespace: 'team-a', consumers: ['Deployment/app', 'Pod/app-1'], next: undefined, problem: 'no ExternalSecret: the consumers have no Secret to read', externalSecret: undefined }] })
+  const named = db({ namespaces: [{ namespace: 'team-a', secret: 'secretwire-db', consumers: ['Deployment/app', 'Pod/app-1'], next: undefined, problem: 'no ExternalSecret: the consumers have no Secret to read', externalSecret: undefined }] })
   t.same(deletionPlan('db', status([named]), storage),
     { refused: 'shared secret db is still named by team-a/Deployment/app, team-a/Pod/app-1: remove the annotation from those first (their next Pods would get a new password)' })
 })

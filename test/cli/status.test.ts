@@ -25,7 +25,7 @@ t.test('all synced: one row per shared secret and namespace, not failing', async
   t.same(s.sharedSecrets, [{
     name: 'db', generator: true,
     stored: { kind: 'ExternalSecret', namespace: storage, name: 'secretwire-db', state: 'synced' },
-    namespaces: [{ namespace: 'team-a', consumers: ['Deployment/app'], next: undefined, problem: undefined,
+    namespaces: [{ namespace: 'team-a', secret: 'secretwire-db', consumers: ['Deployment/app'], next: undefined, problem: undefined,
       externalSecret: { kind: 'ExternalSecret', namespace: 'team-a', name: 'secretwire-db', state: 'synced' } }],
     problem: undefined,
   }])
@@ -44,7 +44,7 @@ t.test('ESO failing in a namespace: failing, with ESO\'s words', async (t) => {
 t.test('a consumer without its ExternalSecret: failing, and the reconciler creates it', async (t) => {
   const s = statusModel(input({ externalSecrets: [labelled(storage, 'db', synced)] }))
   t.equal(s.failing, true)
-  t.same(s.sharedSecrets[0]?.namespaces[0], { namespace: 'team-a', consumers: ['Deployment/app'], externalSecret: undefined, next: 'create the ExternalSecret', problem: 'no ExternalSecret: the consumers have no Secret to read' })
+  t.same(s.sharedSecrets[0]?.namespaces[0], { namespace: 'team-a', secret: 'secretwire-db', consumers: ['Deployment/app'], externalSecret: undefined, next: 'create the ExternalSecret', problem: 'no ExternalSecret: the consumers have no Secret to read' })
 })
 
 t.test('an ExternalSecret without consumers: waiting for the grace period, not failing', async (t) => {
@@ -105,13 +105,13 @@ t.test('-o json: the documented schema (docs/operations.md#status-output), every
   t.same(shape(secret), { name: 'string', generator: 'boolean', stored: 'object', namespaces: 'array', problem: 'string' })
   t.same(shape(secret.stored), object)
   const namespace = (secret.namespaces as Record<string, unknown>[])[0]!
-  t.same(shape(namespace), { namespace: 'string', externalSecret: 'object', consumers: 'array', problem: 'string' }, '`next` absent: nothing to do')
+  t.same(shape(namespace), { namespace: 'string', secret: 'string', externalSecret: 'object', consumers: 'array', problem: 'string' }, '`next` absent: nothing to do')
   t.same(shape(namespace.externalSecret), object)
   t.ok(['synced', 'pending', 'failed'].includes((secret.stored as { state: string }).state))
   // Each field is in the docs' table.
   const docs = readFileSync(join(repoRoot, 'docs', 'operations.md'), 'utf8')
   const section = docs.slice(docs.indexOf('### Status output'), docs.indexOf('On ESO before 0.19.1'))
-  for (const field of ['failing', 'unreadable', 'sharedSecrets[]', '.name', '.generator', '.stored', '.problem', '.namespaces[]', 'namespace', 'consumers', 'externalSecret', 'next', 'problem', 'kind', 'state', 'detail']) {
+  for (const field of ['failing', 'unreadable', 'sharedSecrets[]', '.name', '.generator', '.stored', '.problem', '.namespaces[]', 'namespace', 'secret', 'consumers', 'externalSecret', 'next', 'problem', 'kind', 'state', 'detail']) {
     t.ok(section.includes(`\`${field}\``), `docs/operations.md#status-output documents \`${field}\``)
   }
 })

@@ -104,3 +104,32 @@ t.test('limits: names per object and annotation length, denied naming the limit'
   // Repeats of one NAME (several env vars) count once.
   t.equal(read(Array.from({ length: 20 }, (_, i) => `db=V${i}`).join(','))?.entries.length, 20)
 })
+
+t.test('the secret annotation: NAME=SECRET (Opaque) or NAME:basic-auth:USERNAME=SECRET, each SECRET once', async (t) => {
+  const named = (value: string, shared?: string) => readWiring([{ 'secretwire.io/secret': value, ...(shared !== undefined && { [key]: shared }) }])
+  t.same(named('db=db-credentials')?.secrets, [{ sharedSecret: 'db', secret: 'db-credentials', shape: 'opaque' }])
+  t.same(named(' app-db : basic-auth : app = cluster-app-user, db=x.y')?.secrets, [
+    { sharedSecret: 'app-db', secret: 'cluster-app-user', shape: 'basic-auth', username: 'app' },
+    { sharedSecret: 'db', secret: 'x.y', shape: 'opaque' },
+  ])
+  t.same(named('db=a')?.entries, [], 'no env var goes with it')
+  t.same(named('db=a', 'db')?.entries.map((e) => e.envVar), ['DB'], 'beside the shared-secret annotation')
+  t.same(named('db=a, db=a')?.secrets.length, 1, 'a repeated entry counts once')
+  const bad: [string, RegExp][] = [
+    ['db', /"db" names no Secret: write NAME=SECRET or NAME:basic-auth:USERNAME=SECRET/],
+    ['DB=x', /"DB" is not a valid NAME/],
+    ['db=Not_A_Name', /"Not_A_Name" is not a Secret name/],
+    ['db=secretwire-db', /names starting with secretwire- are secretwire's own Secrets/],
+    ['db:tls=x', /"db:tls": write NAME=SECRET, or NAME:basic-auth:USERNAME=SECRET/],
+    ['db:basic-auth=x', /basic-auth needs a USERNAME/],
+    ['db:basic-auth:a:b=x', /write NAME=SECRET, or NAME:basic-auth:USERNAME=SECRET/],
+    ['db=x, other=x', /Secret x would be made both as "db=x" and as "other=x"/],
+    [',', /names no Secret/],
+  ]
+  for (const [value, message] of bad) {
+    t.throws(() => named(value), InvalidAnnotation, value)
+    t.throws(() => named(value), { message: message, annotation: 'secretwire.io/secret', code: 400 }, value)
+  }
+  const many = Array.from({ length: limits.sharedSecretsPerObject + 1 }, (_, i) => `n${i}=s${i}`).join(',')
+  t.throws(() => named(many), /one object may name at most/, 'NAMEs count toward the limit')
+})

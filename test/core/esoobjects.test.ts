@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config/settings.ts'
 import { defaultPassword } from '../../src/core/contract.ts'
-import { consumerExternalSecret, resources, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
+import { consumerExternalSecret, namedExternalSecret, resources, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
 import { policyNames } from '../../src/manifests/policies.ts'
 import { startControlPlane } from '../../tools/cluster/controlplane.ts'
 import { goModules } from '../../tools/build/gomodules.ts'
@@ -26,7 +26,9 @@ const variants = [
 
 function objectsFor(env: Record<string, string>, storage: string, consumer: string): ManagedObject[] {
   const s = { ...loadConfig(env), storageNamespace: storage }
-  return [...storageObjects('db', defaultPassword, s), consumerExternalSecret('db', consumer, s)]
+  return [...storageObjects('db', defaultPassword, s), consumerExternalSecret('db', consumer, s),
+    namedExternalSecret({ sharedSecret: 'db', secret: 'db-credentials', shape: 'opaque' }, consumer, s),
+    namedExternalSecret({ sharedSecret: 'db', secret: 'app-user', shape: 'basic-auth', username: 'app' }, consumer, s)]
 }
 
 async function create(kc: KubeConfig, o: ManagedObject, dryRun: boolean): Promise<unknown> {

@@ -417,3 +417,31 @@ t.test('every form of a workload\'s template, and the ExternalSecret is the same
   const plain = wired(plan(request(pod({ annotations: annotated('db') }), { namespace: 'apps' }), defaults))
   t.same(p.ensure, plain.ensure, 'one ExternalSecret per NAME and namespace serves every form')
 })
+
+t.test('the secret annotation: an ExternalSecret named after the Secret, no env var, the entries marked for the reconciler', async (t) => {
+  const deployment = workload('Deployment', { annotations: { 'secretwire.io/secret': 'db:basic-auth:app=app-user, db=db-credentials' } })
+  const p = wired(plan(request(deployment), defaults))
+  t.same(envOps(p), [], 'nothing injected')
+  t.same(p.patch, [
+    { op: 'add', path: '/metadata/labels', value: { 'secretwire.io/consumer': 'true' } },
+    { op: 'add', path: '/metadata/annotations', value: { 'secretwire.io/secrets': 'db:basic-auth:app=app-user,db=db-credentials' } },
+  ], 'marked: the entries, and no consumes (no Secret secretwire-db is needed here)')
+  t.same(p.ensure.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
+    'Password eso-secret-storage/secretwire-db', 'ExternalSecret eso-secret-storage/secretwire-db',
+    'ExternalSecret apps/app-user', 'ExternalSecret apps/db-credentials',
+  ])
+  const basicAuth = p.ensure[2]!
+  t.same(basicAuth.metadata.labels, { 'app.kubernetes.io/managed-by': 'secretwire', 'secretwire.io/shared-secret': 'db' })
+  t.same(basicAuth.spec.target, {
+    name: 'app-user', creationPolicy: 'Owner',
+    template: { type: 'kubernetes.io/basic-auth', engineVersion: 'v2', mergePolicy: 'Replace', data: { username: '{{ "app" }}', password: '{{ .password }}' } },
+  }, 'CloudNativePG\'s bootstrap Secret: type kubernetes.io/basic-auth with username and password')
+  t.same((p.ensure[3]!.spec.target as { template: { type: string, data: object } }).template, {
+    type: 'Opaque', engineVersion: 'v2', mergePolicy: 'Replace', data: { password: '{{ .password }}', 'password-url': '{{ .password | urlquery }}' },
+  }, 'Opaque: the raw and the percent-encoded password')
+  t.same(wired(plan(request(apply(deployment, p), { operation: 'UPDATE' }), defaults)).patch, [], 'idempotent')
+  const both = wired(plan(request(workload('Deployment', { annotations: { ...annotated('db'), 'secretwire.io/secret': 'db=db-credentials' } })), defaults))
+  t.same((both.patch.find((o) => o.path === '/metadata/annotations') as { value?: unknown } | undefined)?.value, { 'secretwire.io/consumes': 'db', 'secretwire.io/secrets': 'db=db-credentials' }, 'beside env injection')
+  const closed = settings({ SECRETWIRE_CONFIG: 'p.yaml' }, { 'p.yaml': 'sharedSecrets:\n  db: { namespaces: [elsewhere] }\n' })
+  t.throws(() => plan(request(deployment), closed), NamespaceNotAllowed, 'the same policy check as for env vars')
+})

@@ -67,3 +67,40 @@ t.test('ESO\'s sync state, from its Ready condition', async (t) => {
   t.match(syncStateOf(immutable, true), { state: 'synced', detail: 'unchanged (ESO generated again; the immutable Secret refused it)' }, 'the stored secret')
   t.equal(syncStateOf(immutable).state, 'failed', 'a consumer\'s ExternalSecret (never immutable): failed')
 })
+
+t.test('named Secrets: ensured for live consumers the policy allows, collected after the grace period when none is left', async (t) => {
+  const entry = { sharedSecret: 'db', secret: 'app-user', shape: 'basic-auth' as const, username: 'app' }
+  // Its own settings: an earlier test reloads the shared policy.
+  const own = settings({ SECRETWIRE_CONFIG: 'p.yaml' }, { 'p.yaml': 'sharedSecrets:\n  db: { namespaces: ["team-*"] }\n' })
+  const input = (over: Partial<ReconcileInput>): ReconcileInput => ({
+    consumers: new Map(), externalSecrets: [], existing: new Set(), unconsumedSince: new Map(), now: 1_000_000, graceMs: 60_000, settings: own, ...over,
+  })
+  const named = new Map([['team-a/db:basic-auth:app=app-user', { entry, consumers: [consumer('team-a')] }]])
+  const p = reconcilePlan(input({ named }))
+  t.same(p.ensure.map((e) => e.key), ['team-a/db:basic-auth:app=app-user'])
+  t.same(p.ensure[0]!.objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`), [
+    'Password eso-secret-storage/secretwire-db', 'ExternalSecret eso-secret-storage/secretwire-db', 'ExternalSecret team-a/app-user',
+  ], 'its own ExternalSecret, not secretwire-db')
+  const existing = new Set(['Password eso-secret-storage/secretwire-db', 'ExternalSecret eso-secret-storage/secretwire-db', 'ExternalSecret team-a/app-user'])
+  t.same(reconcilePlan(input({ named, existing })).ensure, [], 'nothing when all is there')
+  t.same(reconcilePlan(input({ named: new Map([['other/db=x', { entry: { sharedSecret: 'db', secret: 'x', shape: 'opaque' }, consumers: [consumer('other')] }]]) })).refused.map((r) => r.key),
+    ['other/db=x'], 'the policy counts as for env vars')
+  const made: ManagedExternalSecret = { namespace: 'team-a', sharedSecret: 'db', entry: 'db:basic-auth:app=app-user', uid: 'es-named', state: 'synced' }
+  t.same(reconcilePlan(input({ externalSecrets: [made], named })).waiting, [], 'consumed: kept')
+  const unused = reconcilePlan(input({ externalSecrets: [made], consumers: new Map([['team-a/db', [consumer('team-a')]]]) }))
+  t.same(unused.waiting.map((w) => w.externalSecret.uid), ['es-named'], 'a consumer of secretwire-db does not keep a named Secret alive')
+  t.same(reconcilePlan(input({ externalSecrets: [made], unconsumedSince: unused.unconsumedSince, now: 1_060_000 })).collect.map((e) => e.uid), ['es-named'])
+})
+
+t.test('the consumer index reads the named Secrets written at admission', async (t) => {
+  const { ConsumerIndex } = await import('../../src/core/consumers.ts')
+  const index = new ConsumerIndex()
+  index.apply('Deployment', { name: 'web', namespace: 'team-a', uid: 'u1', annotations: { 'secretwire.io/secrets': 'db:basic-auth:app=app-user,db=creds' } }, false)
+  index.apply('Pod', { name: 'p', namespace: 'team-a', uid: 'u2', annotations: { 'secretwire.io/consumes': 'db', 'secretwire.io/secrets': 'db=creds' } }, false)
+  t.same([...index.namedSecrets()].map(([k, v]) => [k, v.consumers.map((c) => c.name)]), [
+    ['team-a/db:basic-auth:app=app-user', ['web']], ['team-a/db=creds', ['web', 'p']],
+  ])
+  t.same([...index.byNamespaceAndName().keys()], ['team-a/db'], 'only the Pod consumes secretwire-db')
+  index.apply('Deployment', { name: 'web', namespace: 'team-a', uid: 'u1' }, true)
+  t.same([...index.namedSecrets().keys()], ['team-a/db=creds'])
+})

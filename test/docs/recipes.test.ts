@@ -33,3 +33,18 @@ t.test('an image that reads *_FILE: Grafana\'s GF_DATABASE_PASSWORD__FILE, no pa
   t.notOk(grafana.env?.some((e) => e.valueFrom?.secretKeyRef !== undefined), 'no env var holds the password itself')
   t.match(grafana.volumeMounts, [{ mountPath: '/var/run/secretwire/grafana-db', readOnly: true }])
 })
+
+t.test('a chart\'s existingSecret and CloudNativePG\'s bootstrap Secret: an ExternalSecret named after the Secret, in its shape', async (t) => {
+  const runs = await runDocBlock('recipe-secret-name', { cwd: repoRoot, env })
+  t.same(runs.map((r) => r.status), [0, 0], describeRuns(runs))
+  interface Es { kind: string, metadata: { name: string, namespace: string }, spec: { target: { name: string, template: { type: string, data: Record<string, string> } } } }
+  const docs = (stdout: string) => parseAllDocuments(stdout).map((d) => d.toJS() as Es)
+  const chart = docs(runs[0]!.stdout)
+  t.same(first(runs[0]!.stdout).spec.template.spec.containers[0]!.env?.map((e) => e.name), ['GF_DATABASE_PASSWORD'], 'nothing injected')
+  const made = chart.find((d) => d.kind === 'ExternalSecret' && d.metadata.name === 'grafana-db-credentials')
+  t.same([made?.metadata.namespace, made?.spec.target.name, made?.spec.target.template.type], ['grafana', 'grafana-db-credentials', 'Opaque'])
+  t.same(Object.keys(made?.spec.target.template.data ?? {}), ['password', 'password-url'])
+  const cnpg = docs(runs[1]!.stdout).find((d) => d.kind === 'ExternalSecret' && d.metadata.name === 'cluster-app-user')
+  t.same([cnpg?.metadata.namespace, cnpg?.spec.target.template.type], ['db', 'kubernetes.io/basic-auth'], 'CloudNativePG\'s shape')
+  t.same(cnpg?.spec.target.template.data, { username: '{{ "app" }}', password: '{{ .password }}' })
+})

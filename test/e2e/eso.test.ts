@@ -2,10 +2,11 @@
 // End to end with the real External Secrets Operator: secretwire (a `secretwire serve` process, registered as
 // the API server's webhook) ensures the objects, ESO generates, pushes and copies the password, and workloads in
 // different namespaces naming the same shared secret end up with the same password.
+import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import t, { type Test } from 'tap'
 import { defaultPassword } from '../../src/core/contract.ts'
 import { storageObjects } from '../../src/core/esoobjects.ts'
@@ -206,4 +207,36 @@ t.test('push with SECRETWIRE_PUSH_UPDATE_POLICY=IfNotExists on an ESO older than
   t.equal(ready?.status, 'False', 'not synced')
   t.match(ready?.message, /could not verify if secret exists in store: not implemented/, 'ESO names the reason')
   await t.rejects(core.readNamespacedSecret({ namespace: storage, name: 'secretwire-never-pushed' }), { code: 404 }, 'no password was stored')
+})
+
+// Software told a Secret's name (a Helm chart's existingSecret, CloudNativePG's bootstrap.initdb.secret) gets it in
+// its own shape. CloudNativePG's documented contract for that Secret: type kubernetes.io/basic-auth with keys
+// `username` and `password` (cloudnative-pg.io/documentation, "Bootstrap" → initdb, "secret"). Its operator is not
+// served here, so the Secret is checked against that contract, not run.
+t.test('the secret annotation: a chart\'s existingSecret and CloudNativePG\'s bootstrap Secret, in their shapes, with the stored password', async (t) => {
+  const ns = await namespace('named')
+  await secretwire(t, [ns])
+  const chart = workload('Deployment', { namespace: ns, name: 'chart', annotations: { 'secretwire.io/secret': 'named-db=chart-db, named-db:basic-auth:app=cluster-app-user' } })
+  const stored = await apps.createNamespacedDeployment({ namespace: ns, body: chart })
+  t.same(stored.spec?.template.spec?.containers.map((c) => c.env), [undefined], 'nothing injected')
+  t.equal(stored.metadata?.annotations?.['secretwire.io/secrets'], 'named-db=chart-db,named-db:basic-auth:app=cluster-app-user', 'marked for the reconciler')
+  const original = await cluster.fingerprint(storage, 'secretwire-named-db')
+  const sha = (v: string) => createHash('sha256').update(v).digest('hex')
+  t.equal(await cluster.fingerprint(ns, 'cluster-app-user'), original, 'the basic-auth Secret holds the stored password')
+  const basic = await core.readNamespacedSecret({ namespace: ns, name: 'cluster-app-user' })
+  t.equal(basic.type, 'kubernetes.io/basic-auth', 'CloudNativePG\'s contract: type kubernetes.io/basic-auth')
+  t.same(Object.keys(basic.data ?? {}).sort(), ['password', 'username'], 'with username and password, nothing else')
+  t.equal(Buffer.from(basic.data!.username!, 'base64').toString(), 'app', 'username as the annotation gave it')
+  t.equal(await cluster.fingerprint(ns, 'chart-db'), original, 'the Opaque Secret holds it too')
+  const opaque = await core.readNamespacedSecret({ namespace: ns, name: 'chart-db' })
+  t.equal(opaque.type, 'Opaque')
+  t.same(Object.keys(opaque.data ?? {}).sort(), ['password', 'password-url'])
+  t.equal(sha(decodeURIComponent(Buffer.from(opaque.data!['password-url']!, 'base64').toString())), original, 'password-url decodes to it')
+  // Admitted again (an update, with the objects now in secretwire's watch cache): nothing is in the way of itself.
+  await apps.patchNamespacedDeployment({ namespace: ns, name: 'chart', body: { spec: { template: { metadata: { labels: { rollout: '2' } } } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+  t.pass('an update of the same Deployment is admitted')
+  // One Secret, one maker: another NAME for the same Secret is refused, saying so.
+  const other = workload('Deployment', { namespace: ns, name: 'other', annotations: { 'secretwire.io/secret': 'other-db=chart-db' } })
+  await t.rejects(apps.createNamespacedDeployment({ namespace: ns, body: other }), { code: 409 }, 'a second maker of chart-db is refused (409)')
 })

@@ -26,7 +26,7 @@ const apps = kc.makeApiClient(AppsV1Api)
 const co = kc.makeApiClient(CustomObjectsApi)
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 const graceSeconds = 5
-const namespaces = ['back', 'gone', 'kept', 'refused', 'broken']
+const namespaces = ['back', 'gone', 'kept', 'refused', 'broken', 'named']
 for (const ns of [...namespaces, 'leases']) await core.createNamespace({ body: { metadata: { name: ns } } })
 
 const tls = await loopbackCert()
@@ -107,6 +107,25 @@ t.test('the last consumer gone: its ExternalSecret and Secret go after the grace
   t.ok(await co.getNamespacedCustomObject({ group: 'generators.external-secrets.io', version: 'v1alpha1', plural: 'passwords', namespace: 'eso-secret-storage', name: 'secretwire-gone-db' }),
     'the generator stays')
   t.ok(await cluster.fingerprint('eso-secret-storage', 'secretwire-gone-db'), 'and the stored password')
+})
+
+t.test('a named Secret (secretwire.io/secret): recreated with no admission, collected after the grace period', async (t) => {
+  const named = (name: string) => co.getNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: 'named', name })
+    .then((o) => (o as { metadata: { uid: string } }).metadata.uid, (e: { code?: number }) => { if (e.code === 404) return undefined; throw e })
+  await apps.createNamespacedDeployment({ namespace: 'named', body: workload('Deployment', { name: 'chart', annotations: { 'secretwire.io/secret': 'named-db:basic-auth:app=app-user' } }) })
+  const original = await cluster.fingerprint('named', 'app-user')
+  const uid = await named('app-user')
+  await co.deleteNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', plural: 'externalsecrets', namespace: 'named', name: 'app-user' })
+  await until('the reconciler recreates it', async () => { const now = await named('app-user'); return now !== undefined && now !== uid })
+  t.pass('recreated without an admission, from the entry marked on the Deployment')
+  await until('ESO makes the Secret again', async () => (await core.readNamespacedSecret({ namespace: 'named', name: 'app-user' }).catch(() => undefined))?.data?.password !== undefined)
+  t.equal(await cluster.fingerprint('named', 'app-user'), original, 'with the same password')
+  await apps.deleteNamespacedDeployment({ namespace: 'named', name: 'chart' })
+  const goneAt = Date.now()
+  await until('collected', async () => (await named('app-user')) === undefined, 60_000)
+  t.ok(Date.now() - goneAt >= (graceSeconds - 1) * 1000, `collected ${Date.now() - goneAt} ms after its last consumer went (grace ${graceSeconds} s)`)
+  await until('the garbage collector deletes its Secret', async () => (await core.readNamespacedSecret({ namespace: 'named', name: 'app-user' }).then(() => false, (e: { code?: number }) => e.code === 404)))
+  t.pass('and its Secret')
 })
 
 t.test('a consumer added within the grace period keeps the ExternalSecret', async (t) => {
