@@ -112,13 +112,19 @@ function parseNamedSecrets(namedValues: readonly string[], warnings: string[]): 
   for (const value of namedValues) {
     const items = split(value)
     if (items.length === 0) throw new InvalidAnnotation(namedKey, value, 'names no Secret')
+    // As for shared-secret: a repeat within one value is a warning; the same entry on a workload and on its
+    // template is the expected union.
+    const seen = new Set<string>()
     for (const item of items) {
       const entry = parseNamedEntry(value, item)
+      const id = formatNamedSecret(entry)
+      if (seen.has(id)) warnings.push(`${namedKey}: entry ${JSON.stringify(item)} is repeated`)
+      seen.add(id)
       const previous = bySecret.get(entry.secret)
       if (previous === undefined) bySecret.set(entry.secret, entry)
-      else if (formatNamedSecret(previous) !== formatNamedSecret(entry)) {
-        throw new InvalidAnnotation(namedKey, value, `Secret ${entry.secret} would be made both as ${JSON.stringify(formatNamedSecret(previous))} and as ${JSON.stringify(formatNamedSecret(entry))}`)
-      } else if (namedValues.length === 1) warnings.push(`${namedKey}: entry ${JSON.stringify(item)} is repeated`)
+      else if (formatNamedSecret(previous) !== id) {
+        throw new InvalidAnnotation(namedKey, value, `Secret ${entry.secret} would be made both as ${JSON.stringify(formatNamedSecret(previous))} and as ${JSON.stringify(id)}`)
+      }
     }
   }
   return [...bySecret.values()]

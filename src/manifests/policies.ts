@@ -367,11 +367,11 @@ function esoCrossNamespace(): Policy[] {
 }
 
 function esoOwnIdentity(): Policy[] {
-  const checks = Object.entries(ownIdentityRules).map(([name, rule]) => ({ name, rule, expression: rule.cel }))
+  const checks = Object.entries(ownIdentityRules)
   return policy(policyNames.esoOwnIdentity,
     'ESO\'s controller reads every Secret in the cluster and may create ServiceAccount tokens; its own token is mounted\n' +
     'in its Pod. A namespaced SecretStore or generator is a tenant\'s, and ESO resolves most of its credentials in the\n' +
-    'tenant\'s namespace (pkg/utils/resolvers). These fields make it use its own identity instead, or read outside that\n' +
+    'tenant\'s namespace (pkg/esutils/resolvers). These fields make it use its own identity instead, or read outside that\n' +
     'namespace (src/manifests/esoidentity.ts cites ESO\'s code for each; src/manifests/esofields.ts lists every such\n' +
     'field of every ESO version the project knows, and why the others are safe). Nobody but break-glass may write\n' +
     'them in a namespaced object.', {
@@ -389,13 +389,13 @@ function esoOwnIdentity(): Policy[] {
           expression: '!has(object.spec) ? dyn({})\n' + Object.entries(providerOf).map(([resource, expression]) =>
             `  : request.resource.resource == ${cel(resource)} ? ${expression}\n`).join('') + '  : dyn({})',
         },
-        ...checks.map((c) => ({ name: c.name, expression: c.expression })),
+        ...checks.map(([name, rule]) => ({ name, expression: rule.cel })),
         // An object made before this policy, or by break-glass, keeps taking metadata changes (finalizers, labels).
         { name: 'specUnchanged', expression: `request.operation == 'UPDATE' && ${unchanged('spec')}` },
       ],
-      validations: checks.map((c) => ({
-        expression: `!variables.${c.name} || variables.specUnchanged || ${byBreakGlass}`,
-        messageExpression: `${cel(`${c.rule.refused}: ${c.rule.why} (ValidatingAdmissionPolicy ${policyNames.esoOwnIdentity})`)}`,
+      validations: checks.map(([name, rule]) => ({
+        expression: `!variables.${name} || variables.specUnchanged || ${byBreakGlass}`,
+        messageExpression: cel(`${rule.refused}: ${rule.why} (ValidatingAdmissionPolicy ${policyNames.esoOwnIdentity})`),
         reason: 'Forbidden',
       })),
     })

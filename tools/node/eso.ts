@@ -23,8 +23,9 @@ import { goModuleDir } from '../build/gomodules.ts'
 import { images } from '../build/images.ts'
 import type { Kubectl } from './install.ts'
 import { repoRoot } from '../paths.ts'
+import { ESO_NAMESPACE } from '../cluster/eso.ts'
 
-export const ESO_NAMESPACE = 'external-secrets'
+export { ESO_NAMESPACE }
 /** The chart's release name: its ServiceAccount and Deployment are named after it. */
 export const ESO_RELEASE = 'external-secrets'
 /** The controller's Pods (the webhook's and cert-controller's carry other names). */
