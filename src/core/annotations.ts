@@ -3,7 +3,7 @@
 import { annotationKey, annotations, defaultEnvVar, limits, namePrefix, passwordFormNames, secretShapes, type PasswordForm, type SecretShape } from './contract.ts'
 import { InvalidAnnotation } from './errors.ts'
 import { memo } from '../util/memo.ts'
-import { isDnsLabel, isDnsSubdomain, isEnvVarName, sharedSecretNameProblem } from './names.ts'
+import { isDnsLabel, isDnsSubdomain, isEnvVarName, namePatterns, sharedSecretNameProblem } from './names.ts'
 
 const secretKey = annotationKey(annotations.sharedSecret)
 const containersKey = annotationKey(annotations.containers)
@@ -149,7 +149,7 @@ function parseNamedEntry(value: string, item: string): NamedSecretEntry {
   if (!shapeNames.includes(shapeName) || rest.length > 0) {
     throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(item.slice(0, eq).trim())}: write NAME=SECRET, or NAME:basic-auth:USERNAME=SECRET`)
   }
-  if (username === undefined || !/^[^\s,=:]+$/.test(username)) {
+  if (username === undefined || !namePatterns.basicAuthUsername.test(username)) {
     throw new InvalidAnnotation(namedKey, value, `${JSON.stringify(item.slice(0, eq).trim())}: basic-auth needs a USERNAME (no spaces, ',', '=' or ':'): NAME:basic-auth:USERNAME=SECRET`)
   }
   return { sharedSecret: name, secret, shape: shapeName as SecretShape, username }

@@ -1,9 +1,18 @@
 // Kubernetes name rules secretwire checks before using a value in an object name, a label or an env var.
 import { maxNameLength } from './contract.ts'
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
-const cIdentifier = /^[A-Za-z_][A-Za-z0-9_]*$/
+/**
+ * The patterns, also read by the in-apiserver injection (src/manifests/injection.ts) as RE2: keep them to the
+ * syntax both engines read alike.
+ */
+export const namePatterns = {
+  dns1123Label: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+  dns1123Subdomain: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  cIdentifier: /^[A-Za-z_][A-Za-z0-9_]*$/,
+  /** The USERNAME of a basic-auth named Secret. */
+  basicAuthUsername: /^[^\s,=:]+$/,
+} as const
+const { dns1123Label, dns1123Subdomain, cIdentifier } = namePatterns
 
 export function isDnsLabel(value: string): boolean {
   return value.length <= 63 && dns1123Label.test(value)

@@ -1,5 +1,6 @@
 // The files in deploy/ generated from the contract, by path from the repository root.
-import { admissionPolicies } from './policies.ts'
+import { injectionPolicy } from './injection.ts'
+import { admissionPolicies, defaultGuardSettings } from './policies.ts'
 import { webhookConfiguration } from './webhook.ts'
 import { toYaml } from './yaml.ts'
 
@@ -23,5 +24,8 @@ export function generatedFiles(): Record<string, string> {
     // The chart reads these with .Files.Get: the same objects, the store's names left open.
     'deploy/chart/files/mutatingwebhookconfiguration.yaml': toYaml(header, [webhookConfiguration()]),
     'deploy/chart/files/admissionpolicies.yaml': toYaml(header, admissionPolicies(chartPlaceholders)),
+    // Opt-in for kustomize (a component), chosen by what the cluster serves in the chart.
+    'deploy/components/in-apiserver-injection/mutatingadmissionpolicy.yaml': toYaml(header, injectionPolicy(defaultGuardSettings)),
+    'deploy/chart/files/mutatingadmissionpolicy.yaml': toYaml(header, injectionPolicy(chartPlaceholders)),
   }
 }

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
+import { injectionPolicy } from '../../src/manifests/injection.ts'
 import { admissionPolicies } from '../../src/manifests/policies.ts'
 import { repoRoot } from '../../tools/paths.ts'
 import { buildHelm, kubectlPath } from '../../tools/build/builds.ts'
@@ -92,6 +93,7 @@ t.test('the chart renders exactly the objects of the kustomize install it replac
     { sets: ['tls.mode=cert-manager', 'failureMode=fail-closed'], kustomize: overlay('x-fail-closed', ['../cert-manager'], ['../components/fail-closed']), note: 'fail-closed' },
     { sets: ['tls.mode=cert-manager', 'strategy=push', 'eso.createStore=true'], kustomize: overlay('x-push', ['../eso', '../cert-manager'], ['../components/push-strategy']), note: 'push, with the store' },
     { sets: ['tls.mode=existingSecret', `tls.caBundle=${caPem}`], kustomize: 'plain', note: 'a certificate of your own (certs/generate.sh)' },
+    { sets: ['tls.mode=cert-manager', 'inAPIServerInjection=enabled'], kustomize: overlay('x-injection', ['../cert-manager'], ['../components/in-apiserver-injection']), note: 'in-apiserver injection' },
   ]
   for (const c of cases) {
     const rendered = template(c.sets)
@@ -106,6 +108,13 @@ t.test('the chart renders exactly the objects of the kustomize install it replac
   }
 })
 
+t.test('inAPIServerInjection auto: the MutatingAdmissionPolicy where the cluster serves it', async (t) => {
+  const kinds = (extra: string[]) => objects(helm(['template', 'secretwire', chart, '-n', 'secretwire', ...extra]).stdout).map((o) => o.kind)
+  t.notOk(kinds([]).includes('MutatingAdmissionPolicy'), 'not without knowing (helm template with no cluster)')
+  t.ok(kinds(['--api-versions', 'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy']).includes('MutatingAdmissionPolicy'), 'installed where served')
+  t.notOk(kinds(['--api-versions', 'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy', '--set', 'inAPIServerInjection=disabled']).includes('MutatingAdmissionPolicy'), 'not when disabled')
+})
+
 t.test('the default install makes its own CA and serving certificate for the Service name', async (t) => {
   const rendered = objects(template().stdout)
   const secret = rendered.find((o) => o.kind === 'Secret' && o.metadata.name === 'secretwire-tls') as K8sObject & { data: Record<string, string> }
@@ -118,10 +127,11 @@ t.test('the default install makes its own CA and serving certificate for the Ser
 })
 
 t.test('the store and ESO\'s controller in values reach the guard policies, as the generator would write them', async (t) => {
-  const rendered = template(['eso.storageNamespace=vault', 'eso.clusterSecretStore=team-store', 'eso.controller.namespace=eso', 'eso.controller.serviceAccount=eso-ctl'])
+  const rendered = template(['inAPIServerInjection=enabled', 'eso.storageNamespace=vault', 'eso.clusterSecretStore=team-store', 'eso.controller.namespace=eso', 'eso.controller.serviceAccount=eso-ctl'])
   t.equal(rendered.status, 0, rendered.stderr)
-  const policies = objects(rendered.stdout).filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map(withoutHelm)
-  const expected = admissionPolicies({ storageNamespace: 'vault', clusterSecretStore: 'team-store', esoController: 'system:serviceaccount:eso:eso-ctl' })
+  const policies = objects(rendered.stdout).filter((o) => /^(Validating|Mutating)AdmissionPolicy/.test(o.kind)).map(withoutHelm)
+  const guard = { storageNamespace: 'vault', clusterSecretStore: 'team-store', esoController: 'system:serviceaccount:eso:eso-ctl' }
+  const expected = [...admissionPolicies(guard), ...injectionPolicy(guard)]
   t.strictSame(new Map(policies.map((o) => [id(o), o])), new Map(expected.map(({ object }) => JSON.parse(JSON.stringify(object)) as K8sObject).map((o) => [id(o), o])))
 })
 
@@ -130,6 +140,7 @@ t.test('a mistake in values fails with a message naming it, and installs nothing
     [['--set', 'replica=3'], 'secretwire', /at '': additional properties 'replica' not allowed/],
     [['--set', 'strategy=pull'], 'secretwire', /at '\/strategy': value must be one of 'generate', 'push'/],
     [['--set', 'failureMode=closed'], 'secretwire', /at '\/failureMode': value must be one of 'ignore', 'fail-closed'/],
+    [['--set', 'inAPIServerInjection=on'], 'secretwire', /at '\/inAPIServerInjection': value must be one of 'auto', 'enabled', 'disabled'/],
     [['--set', 'eso.storageNamespace=Team_Vault'], 'secretwire', /at '\/eso\/storageNamespace': 'Team_Vault' does not match pattern/],
     [['--set', 'tls.mode=existingSecret'], 'secretwire', /tls\.caBundle: with tls\.mode existingSecret, give the PEM of the CA/],
     [['--set', 'env.SECRETWIRE_STRATEGY=push'], 'secretwire', /env\.SECRETWIRE_STRATEGY: set it with the chart's own value/],
@@ -152,6 +163,8 @@ t.test('install, upgrade and uninstall on the cluster; uninstall keeps only the 
   t.ok(installed.length > 0 && installed.every((r) => r.status === 0), `install:\n${describeRuns(installed)}`)
   t.equal((await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'secretwire' })).metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted', 'the namespace enforces restricted')
   const manifest = objects(helm(['get', 'manifest', 'secretwire', '-n', 'secretwire']).stdout)
+  // inAPIServerInjection auto, on a cluster that serves MutatingAdmissionPolicy v1 (this run's 1.37).
+  t.ok(manifest.some((o) => o.kind === 'MutatingAdmissionPolicy' && o.metadata.name === 'secretwire-inject'), 'the in-apiserver injection is installed where served')
   const exists = (o: K8sObject) => kubectl(['get', o.kind, o.metadata.name, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []), '-o', 'name']).status === 0
   t.strictSame(manifest.filter((o) => !exists(o)).map(id), [], `all ${manifest.length} objects exist`)
 
@@ -176,7 +189,8 @@ t.test('install, upgrade and uninstall on the cluster; uninstall keeps only the 
   t.strictSame(manifest.filter(exists).map(id), ['Namespace /eso-secret-storage'], 'of the chart\'s objects only the storage namespace is left')
   t.equal(kubectl(['get', 'secret', 'secretwire-kept', '-n', 'eso-secret-storage', '-o', 'name']).stdout.trim(), 'secret/secretwire-kept', 'with the stored password in it')
   const left = (kind: string) => kubectl(['get', kind, '-o', 'name']).stdout.split('\n').filter((n) => n.includes('secretwire'))
-  t.strictSame([...left('validatingadmissionpolicies'), ...left('validatingadmissionpolicybindings'), ...left('mutatingwebhookconfigurations'), ...left('clusterroles'), ...left('clusterrolebindings')], [],
+  t.strictSame([...left('validatingadmissionpolicies'), ...left('validatingadmissionpolicybindings'), ...left('mutatingadmissionpolicies'), ...left('mutatingadmissionpolicybindings'),
+    ...left('mutatingwebhookconfigurations'), ...left('clusterroles'), ...left('clusterrolebindings')], [],
     'no cluster-wide secretwire object is left')
 })
 
