@@ -3,9 +3,10 @@
 // kube-apiserver, on the same work: annotated Pods and Deployments created (and Deployments updated) through the
 // API server, as a client sees it.
 //
-// Three namespaces, one per arm, each seen by one webhook only: `none` (no webhook: the API server's own cost),
-// `secretwire` (deploy/'s webhook configuration, scoped to its namespace) and `kyverno` (Kyverno's own webhook
-// configuration, scoped by its ConfigMap). Rounds interleave the arms, so drift on this shared machine hits all
+// Four namespaces, one per arm, each seen by one mutator only: `none` (no webhook: the API server's own cost),
+// `secretwire` (deploy/'s webhook configuration, scoped to its namespace), `policy` (secretwire's in-apiserver
+// injection, the MutatingAdmissionPolicy of src/manifests/injection.ts bound to its namespace: Pods only, as it
+// wires only Pods) and `kyverno` (Kyverno's own webhook configuration, scoped by its ConfigMap). Rounds interleave the arms, so drift on this shared machine hits all
 // alike. Per arm: creates/s at a closed loop, p50/p99 of `create` paced at fixed rates (timed from when each
 // request was due), server CPU per admission, RSS, and time from process start to ready. Raw numbers are written
 // as JSON (BENCH_JSON, default bench-kyverno.json in the system temp directory) so runs can be compared.
@@ -14,8 +15,10 @@ import { openSync, readFileSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:https'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from '@kubernetes/client-node'
 import { parse } from 'yaml'
+import { injectionPolicy } from '../src/manifests/injection.ts'
+import { defaultGuardSettings } from '../src/manifests/policies.ts'
 import { webhookConfiguration } from '../src/manifests/webhook.ts'
 import { buildKyverno, kubectlPath, KYVERNO_VERSION } from '../tools/build/builds.ts'
 import { goModuleDir } from '../tools/build/gomodules.ts'
@@ -42,8 +45,10 @@ const core = kc.makeApiClient(CoreV1Api)
 const co = kc.makeApiClient(CustomObjectsApi)
 const kubectl = await kubectlPath()
 
-const arms = ['none', 'secretwire', 'kyverno'] as const
+const arms = ['none', 'secretwire', 'policy', 'kyverno'] as const
 type Arm = typeof arms[number]
+/** The arms that run a shape: the policy wires Pods only (templates are the webhook's). */
+const armsOf = (shape: Shape) => arms.filter((arm) => arm !== 'policy' || shape === 'pod')
 const namespaceOf = (arm: Arm) => `bench-${arm}`
 for (const name of ['eso-secret-storage', 'secretwire', 'kyverno', ...arms.map(namespaceOf)]) await core.createNamespace({ body: { metadata: { name } } })
 for (const arm of arms) await untilDefaultServiceAccount(namespaceOf(arm))
@@ -130,6 +135,13 @@ await until('secretwire wires an annotated Pod', () => wires('secretwire'), 60_0
 const secretwireReadyMs = performance.now() - secretwire.startedAt
 if (await wires('none').catch(() => false)) throw new Error('the namespace without webhook got the env var: the arms are not separated')
 
+// ---- The in-apiserver injection: the generated policy, bound to its arm's namespace only.
+const objects = KubernetesObjectApi.makeApiClient(kc)
+const [injection, injectionBinding] = injectionPolicy(defaultGuardSettings).map((m) => structuredClone(m.object) as { spec: Record<string, unknown> })
+injectionBinding!.spec.matchResources = { namespaceSelector: onlyNamespace('policy') }
+for (const o of [injection!, injectionBinding!]) await objects.create(o as never)
+await until('the MutatingAdmissionPolicy wires an annotated Pod', () => wires('policy'), 60_000)
+
 // ---- Load through the API server, with the admin's client certificate over keep-alive connections.
 const server = new URL(cp.info.server)
 const httpsOptions: { ca?: Buffer | string, cert?: Buffer | string, key?: Buffer | string } = {}
@@ -188,7 +200,7 @@ function send(arm: Arm, shape: Shape): Promise<{ status: number, wired: boolean 
   })
 }
 
-const serverPid: Record<Arm, number | undefined> = { none: undefined, secretwire: secretwire.child.pid, kyverno: kyverno.child.pid }
+const serverPid: Record<Arm, number | undefined> = { none: undefined, secretwire: secretwire.child.pid, policy: undefined, kyverno: kyverno.child.pid }
 
 interface Measured { rate: number | 'max', sent: number, ok: number, unwired: number, rps: number, p50: number, p99: number, cpuMicrosPerAdmission?: number, apiserverCpuMicros: number }
 const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
@@ -254,7 +266,7 @@ async function measure(arm: Arm, shape: Shape, rate: number | 'max'): Promise<Me
 }
 
 // The Deployments the update shape changes, in every arm (created through the webhook like any other).
-for (const arm of arms) {
+for (const arm of armsOf('deployment-update')) {
   for (let i = 0; i < updatePool; i++) {
     const d = deployment(namespaceOf(arm), 'grafana-db') as { metadata: { name: string }, spec: { replicas: number } }
     d.metadata.name = `updated-${i}`
@@ -263,14 +275,14 @@ for (const arm of arms) {
   }
 }
 log('warm-up: one run per arm and shape at the lowest rate')
-for (const arm of arms) for (const shape of ['pod', 'deployment-create', 'deployment-update'] as const) await measure(arm, shape, rates[0]!)
+for (const shape of ['pod', 'deployment-create', 'deployment-update'] as const) for (const arm of armsOf(shape)) await measure(arm, shape, rates[0]!)
 
 const results: Record<string, Measured[]> = {}
 const shapes: Shape[] = ['pod', 'deployment-create', 'deployment-update']
 for (let round = 1; round <= rounds; round++) {
   for (const shape of shapes) {
     for (const rate of [...rates, 'max' as const]) {
-      for (const arm of arms) {
+      for (const arm of armsOf(shape)) {
         log(`round ${round}/${rounds}: ${arm} / ${shape} / ${rate === 'max' ? `closed loop, ${connections} connections` : `${rate}/s`} for ${seconds} s`)
         ;(results[`${arm} ${shape} ${rate}`] ??= []).push(await measure(arm, shape, rate))
       }
@@ -287,7 +299,7 @@ const json: Record<string, unknown> = {
 }
 for (const shape of shapes) {
   for (const rate of [...rates, 'max' as const]) {
-    for (const arm of arms) {
+    for (const arm of armsOf(shape)) {
       const list = results[`${arm} ${shape} ${rate}`]!
       const p99s = list.map((m) => m.p99)
       const cpu = list.map((m) => m.cpuMicrosPerAdmission).filter((c): c is number => c !== undefined)
@@ -309,7 +321,8 @@ console.log(`
 secretwire vs Kyverno ${KYVERNO_VERSION} through one kube-apiserver — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}
 ${rounds} interleaved rounds of ${seconds} s per arm, shape and rate; medians of rounds ("p99 range" = lowest–highest round). Latency: ms
 from when the request was due to the API server's answer, client side. "max": closed loop, ${connections} connections. CPU: µs of
-the webhook process (all threads) and of kube-apiserver per successful request. "none": the same requests with no webhook.
+the webhook process (all threads) and of kube-apiserver per successful request. "none": the same requests with no webhook;
+"policy": secretwire's MutatingAdmissionPolicy, inside kube-apiserver (Pods only).
 unwired: created without the env var (a webhook that failed open); errors: requests the API server refused or did not answer.
 
 shape              rate  arm          ok/s   p50 ms   p99 ms  p99 range  hook µs/req  apisrv µs/req errors  unwired

@@ -175,7 +175,7 @@ export function statusModel(input: StatusInput): Omit<Status, 'unreadable'> {
       let problem: string | undefined
       if (users.length === 0) next = 'delete the ExternalSecret (and its copy of the password) once the grace period has passed'
       else if (!allowed && input.policy !== undefined) {
-        next = 'nothing: the policy no longer allows this NAME here; new Pods are refused'
+        next = 'nothing: the policy does not allow this NAME here; new Pods are refused'
         problem = `the policy does not allow ${name} in ${namespace}`
       } else if (externalSecret === undefined) {
         next = 'create the ExternalSecret'

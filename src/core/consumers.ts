@@ -6,11 +6,20 @@ import { consumerAnnotation, namedSecretsAnnotation } from './contract.ts'
 import { formatNamedSecret, parseNamedSecretsMarker, type NamedSecretEntry } from './annotations.ts'
 
 /** What the index reads of an object's metadata, as a metadata-only watch delivers it. */
+/** An object's controller, from its ownerReferences. */
+export interface ControllerRef {
+  readonly apiVersion: string
+  readonly kind: string
+  readonly name: string
+  readonly uid: string
+}
+
 export interface ConsumerMeta {
   readonly name: string
   readonly namespace: string
   readonly uid: string
   readonly annotations?: Readonly<Record<string, string>>
+  readonly ownerReferences?: readonly (ControllerRef & { readonly controller?: boolean })[]
 }
 
 export interface Consumer {
@@ -18,6 +27,8 @@ export interface Consumer {
   readonly namespace: string
   readonly name: string
   readonly uid: string
+  /** Its controller (a Pod's ReplicaSet or Job), if any: Events about a Pod go on the workload it stands for. */
+  readonly controller?: ControllerRef
 }
 
 /** The NAMEs an object's secretwire.io/consumes annotation lists (written at admission as NAME,NAME). */
@@ -39,7 +50,9 @@ export class ConsumerIndex {
       this.objects.delete(meta.uid)
       return
     }
-    this.objects.set(meta.uid, { consumer: { kind, namespace: meta.namespace, name: meta.name, uid: meta.uid }, names, secrets })
+    const owner = meta.ownerReferences?.find((r) => r.controller === true)
+    const controller = owner && { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid }
+    this.objects.set(meta.uid, { consumer: { kind, namespace: meta.namespace, name: meta.name, uid: meta.uid, ...(controller && { controller }) }, names, secrets })
   }
 
   /** After a (re)list of `kind`: its objects not in `uids` are gone (their delete events were missed). */

@@ -15,8 +15,16 @@ export interface ObjectMeta {
   readonly uid: string
   readonly labels?: Readonly<Record<string, string>>
   readonly annotations?: Readonly<Record<string, string>>
-  readonly ownerReferences?: readonly { readonly kind: string, readonly name: string, readonly controller?: boolean }[]
+  readonly ownerReferences?: readonly OwnerReference[]
   readonly resourceVersion: string
+}
+
+export interface OwnerReference {
+  readonly apiVersion: string
+  readonly kind: string
+  readonly name: string
+  readonly uid: string
+  readonly controller?: boolean
 }
 
 export interface MetaWatch {
@@ -39,6 +47,26 @@ export interface MetaWatchOptions {
 // (a watch asked for the list form is answered 200 and then closed with no events).
 const acceptList = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json'
 const acceptWatch = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json'
+
+/** One object's metadata (`/apis/apps/v1/namespaces/NS/replicasets/NAME`), or undefined when it is gone. */
+export async function readMetadata(kc: KubeConfig, path: string): Promise<ObjectMeta | undefined> {
+  const url = new URL(kc.getCurrentCluster()!.server + path)
+  const options: RequestOptions = { method: 'GET', headers: { Accept: acceptWatch }, timeout: 10_000 }
+  await kc.applyToHTTPSOptions(options)
+  return new Promise((resolve, reject) => {
+    const req = request(url, options, (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => {
+        if (res.statusCode === 404) resolve(undefined)
+        else if (res.statusCode === 200) resolve((JSON.parse(text) as { metadata: ObjectMeta }).metadata)
+        else reject(new Error(`get ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`))
+      }).on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`get ${path}: no answer in 10 s`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
 
 export function watchMetadata(kc: KubeConfig, opts: MetaWatchOptions, log: Logger): MetaWatch {
   let synced = false

@@ -18,6 +18,7 @@ import type { Metrics } from '../observe/metrics.ts'
 import { workloadKinds } from '../core/workload.ts'
 import { ConsumerIndex, type Consumer } from '../core/consumers.ts'
 import { electLeader } from '../kube/lease.ts'
+import { workloadsOf } from './owners.ts'
 import { watchMetadata, type MetaWatch } from '../kube/metawatch.ts'
 import { externalSecretKey, reconcilePlan, syncStateOf, type ManagedExternalSecret, type SyncState, type WithConditions } from '../core/reconcileplan.ts'
 
@@ -126,7 +127,7 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
       }
     }
     for (const { key, consumers: refused } of decided.refused) {
-      await tell(key, refused, 'Warning', 'SharedSecretNotAllowed', `the secretwire policy no longer allows shared secret ${key.split('/')[1]} in this namespace: nothing is recreated for it, and new Pods naming it are refused`)
+      await tell(key, refused, 'Warning', 'SharedSecretNotAllowed', `the secretwire policy does not allow shared secret ${key.split('/')[1]} in this namespace: no Secret is made for it here, and new Pods naming it are refused (or, admitted while secretwire was down, wait for it for good)`)
     }
 
     const states: Record<SyncState, number> = { synced: 0, pending: 0, failed: 0 }
@@ -143,18 +144,19 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
   }
 
   /**
-   * An Event on each consumer workload (not on each Pod: their workload stands for them) and on the ExternalSecret,
-   * once per new state.
+   * An Event on each consumer workload (not on each Pod: their workload stands for them, found through owners.ts
+   * when only its Pods are labelled) and on the ExternalSecret, once per new state.
    */
   async function tell(key: string, consumers: readonly Consumer[], type: 'Normal' | 'Warning', reason: string, note: string, es?: ManagedExternalSecret): Promise<void> {
     const state = `${reason} ${note}`
     if (told.get(key) === state) return
     told.set(key, state)
-    const workloads = consumers.filter((c) => c.kind !== 'Pod')
-    for (const c of workloads.length > 0 ? workloads : consumers) {
+    const workloads = consumers.filter((c) => c.kind !== 'Pod').map((c) => {
       const kind = workloadKinds.find((k) => k.kind === c.kind)!
-      await deps.events.record({ apiVersion: kind.group === '' ? 'v1' : `${kind.group}/v1`, kind: c.kind, namespace: c.namespace, name: c.name, uid: c.uid },
-        type, reason, 'Reconcile', note)
+      return { apiVersion: kind.group === '' ? 'v1' : `${kind.group}/v1`, kind: c.kind, namespace: c.namespace, name: c.name, uid: c.uid }
+    })
+    for (const target of workloads.length > 0 ? workloads : await workloadsOf(deps.kc, consumers)) {
+      await deps.events.record(target, type, reason, 'Reconcile', note)
     }
     if (es !== undefined) {
       await deps.events.record({ apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: es.namespace, name: nameOf(es), uid: es.uid },

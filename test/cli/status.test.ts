@@ -56,7 +56,7 @@ t.test('an ExternalSecret without consumers: waiting for the grace period, not f
 t.test('a consumer the policy no longer allows: failing, nothing recreated', async (t) => {
   const s = statusModel(input({ policy: parsePolicy('sharedSecrets:\n  db: { namespaces: [team-b] }\n', 'p.yaml') }))
   t.equal(s.failing, true)
-  t.match(s.sharedSecrets[0]?.namespaces[0]?.next, /policy no longer allows/)
+  t.match(s.sharedSecrets[0]?.namespaces[0]?.next, /policy does not allow this NAME here/)
   t.equal(s.sharedSecrets[0]?.namespaces[0]?.problem, 'the policy does not allow db in team-a')
 })
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node'
 import type { ControlPlaneCommand } from '../../tools/cluster/controlplane.ts'
+import { images } from '../../tools/build/images.ts'
 import { kubectl as kubectlFor, type Kubectl } from './kubectl.ts'
 
 export interface NodeCluster {
@@ -57,3 +58,27 @@ export async function logOf(kc: KubeConfig, namespace: string, pod: string, cont
 }
 
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex')
+
+/** A container that prints the SHA-256 of each env var named, then stays up (or exits, for Jobs). */
+export function reporter(vars: readonly string[], opts: { exit?: boolean, extraEnv?: { name: string, value: string }[] } = {}) {
+  // $$ is Kubernetes' escape for $: the shell sees $(printf ...), the kubelet expands nothing there.
+  const lines = vars.map((v) => `echo ${v}=$$(printf %s "$${v}" | sha256sum | cut -d' ' -f1)`)
+  return {
+    name: 'app',
+    image: images.busybox,
+    command: ['/bin/sh', '-c', [...lines, opts.exit === true ? 'exit 0' : 'exec sleep 3600'].join('; ')],
+    ...(opts.extraEnv && { env: opts.extraEnv }),
+  }
+}
+
+/** A reporter's log as VAR → SHA-256. */
+export const reported = (log: string) => Object.fromEntries(log.trim().split('\n').map((l) => l.split('=') as [string, string]))
+
+/** The SHA-256 of shared secret NAME's stored password. */
+export async function storedHashOf(kc: KubeConfig, name: string): Promise<string> {
+  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: 'eso-secret-storage', name: `secretwire-${name}` })
+  return sha256(Buffer.from(secret.data!.password!, 'base64').toString())
+}
+
+/** `n` Pods, each with its first container ready. */
+export const running = (pods: V1Pod[], n = 1) => pods.length === n && pods.every((p) => p.status?.containerStatuses?.[0]?.ready === true)

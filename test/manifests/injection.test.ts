@@ -76,6 +76,13 @@ async function applyPolicy(t: Test, kc: KubeConfig, namespaces: readonly string[
   }
 }
 
+t.test('the policy reaches Pods as they are created, nothing else: the guard policies\' objects are out of its reach', async (t) => {
+  const [policy] = injectionPolicy(defaultGuardSettings)
+  const spec = (policy!.object as { spec: { matchConstraints: unknown, failurePolicy: string } }).spec
+  t.strictSame(spec.matchConstraints, { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] })
+  t.equal(spec.failurePolicy, 'Ignore', 'and an error in it never blocks a Pod (secretwire-wired refuses one left unwired)')
+})
+
 t.test('the policy wires Pods exactly as the webhook does', async (t) => {
   const kc = await kubeConfig()
   if (!(await servesPolicy(kc))) {

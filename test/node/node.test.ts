@@ -15,7 +15,7 @@ import { images } from '../../tools/build/images.ts'
 import { installSecretwire, untilRolledOut } from '../../tools/node/install.ts'
 import { ESO_CONTROLLER_SELECTOR, ESO_NAMESPACE, ESO_RELEASE } from '../../tools/node/eso.ts'
 import { initConfigMap, loginLine, manyNames, postgresServer, psqlClient } from '../../tools/node/postgres.ts'
-import { logOf, nodeCluster, sha256, untilPods } from '../helpers/node.ts'
+import { logOf, nodeCluster, reported, reporter, running, sha256, storedHashOf, untilPods } from '../helpers/node.ts'
 import { annotated, pod, workload } from '../helpers/objects.ts'
 import { defaultEnvVar, namePrefix } from '../../src/core/contract.ts'
 import { resources } from '../../src/core/esoobjects.ts'
@@ -38,24 +38,7 @@ await untilRolledOut(kc, 'secretwire', 'secretwire')
 for (const ns of namespaces) await core.createNamespace({ body: { metadata: { name: ns } } })
 await untilSecretwireAnswers(kc, 'grafana', 'secretwire.io', 60_000)
 
-/** A container that prints the SHA-256 of each env var named, then stays up (or exits, for Jobs). */
-function reporter(vars: readonly string[], opts: { exit?: boolean, extraEnv?: { name: string, value: string }[] } = {}) {
-  // $$ is Kubernetes' escape for $: the shell sees $(printf ...), the kubelet expands nothing there.
-  const lines = vars.map((v) => `echo ${v}=$$(printf %s "$${v}" | sha256sum | cut -d' ' -f1)`)
-  return {
-    name: 'app',
-    image: images.busybox,
-    command: ['/bin/sh', '-c', [...lines, opts.exit === true ? 'exit 0' : 'exec sleep 3600'].join('; ')],
-    ...(opts.extraEnv && { env: opts.extraEnv }),
-  }
-}
-
-const reported = (log: string) => Object.fromEntries(log.trim().split('\n').map((l) => l.split('=') as [string, string]))
-const storedHash = async (name: string) => {
-  const secret = await core.readNamespacedSecret({ namespace: 'eso-secret-storage', name: `secretwire-${name}` })
-  return sha256(Buffer.from(secret.data!.password!, 'base64').toString())
-}
-const running = (pods: V1Pod[], n = 1) => pods.length === n && pods.every((p) => p.status?.containerStatuses?.[0]?.ready === true)
+const storedHash = (name: string) => storedHashOf(kc, name)
 
 t.test('secretwire runs as its manifests describe: two replicas Ready under Pod Security restricted, behind its PDB', async (t) => {
   const pods = await untilPods(kc, 'secretwire', 'two Ready replicas', (p) => running(p, 2), 60_000, 'app.kubernetes.io/name=secretwire')
