@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,13 +65,23 @@ func newComponent(name, binDir, dir, apiURL string, p *pki, extra ...string) (*s
 		"--leader-elect=false",
 		"--profiling=false",
 	}, extra...)
-	return &server{
+	srv := &server{
 		name:    name,
 		path:    filepath.Join(binDir, name),
 		args:    args,
 		logPath: filepath.Join(dir, name+".log"),
 		healthy: healthz(port),
-	}, nil
+	}
+	srv.rebind = func() error {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		srv.args[slices.IndexFunc(srv.args, func(a string) bool { return strings.HasPrefix(a, "--secure-port=") })] = fmt.Sprintf("--secure-port=%d", port)
+		srv.healthy = healthz(port)
+		return nil
+	}
+	return srv, nil
 }
 
 // healthz probes a component's /healthz on loopback. Its serving certificate is self-signed and made at start,

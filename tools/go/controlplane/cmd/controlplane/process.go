@@ -19,15 +19,45 @@ type server struct {
 	env     []string // added to this process's environment
 	logPath string
 	healthy func(context.Context) error
+	// rebind, when set, moves the server to another free port. A port is checked free and then bound by the
+	// server a moment later (ports.go); a concurrent launcher or test server can take it in between, which CI saw
+	// (kube-scheduler: "bind: address already in use"). Such a start is tried again, on a new port.
+	rebind func() error
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
 }
 
-// start launches the process and waits until its probe passes, it exits, or ctx ends. Call it only from the
-// main goroutine (see init in main.go).
+// start launches the process and waits until its probe passes, it exits, or ctx ends; a server that lost the race
+// for its port is started again on another (at most 3 times). Call it only from the main goroutine (see init in
+// main.go).
 func (s *server) start(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		var logged int64
+		if info, err := os.Stat(s.logPath); err == nil {
+			logged = info.Size()
+		}
+		err := s.startOnce(ctx)
+		if err == nil || s.rebind == nil || attempt == 3 || !s.lostPort(logged) {
+			return err
+		}
+		if err := s.rebind(); err != nil {
+			return err
+		}
+	}
+}
+
+// lostPort reports whether the log written since offset says the port was taken.
+func (s *server) lostPort(offset int64) bool {
+	data, err := os.ReadFile(s.logPath)
+	if err != nil || int64(len(data)) < offset {
+		return false
+	}
+	return bytes.Contains(data[offset:], []byte("bind: address already in use"))
+}
+
+func (s *server) startOnce(ctx context.Context) error {
 	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
