@@ -6,7 +6,9 @@
 // Four namespaces, one per arm, each seen by one mutator only: `none` (no webhook: the API server's own cost),
 // `secretwire` (deploy/'s webhook configuration, scoped to its namespace), `policy` (secretwire's in-apiserver
 // injection, the MutatingAdmissionPolicy of src/manifests/injection.ts bound to its namespace: Pods only, as it
-// wires only Pods) and `kyverno` (Kyverno's own webhook configuration, scoped by its ConfigMap). Rounds interleave the arms, so drift on this shared machine hits all
+// wires only Pods), `kyverno` (Kyverno's own webhook configuration, scoped by its ConfigMap, with the classic
+// ClusterPolicy of bench/kyverno/policy.yaml) and `kyverno-cel` (the same Kyverno, its CEL engine: a MutatingPolicy
+// whose spec is secretwire-inject's, the two APIs having the same fields; Pods only, like the policy). Rounds interleave the arms, so drift on this shared machine hits all
 // alike. Per arm: creates/s at a closed loop, p50/p99 of `create` paced at fixed rates (timed from when each
 // request was due), server CPU per admission, RSS, and time from process start to ready. Raw numbers are written
 // as JSON (BENCH_JSON, default bench-kyverno.json in the system temp directory) so runs can be compared.
@@ -45,10 +47,10 @@ const core = kc.makeApiClient(CoreV1Api)
 const co = kc.makeApiClient(CustomObjectsApi)
 const kubectl = await kubectlPath()
 
-const arms = ['none', 'secretwire', 'policy', 'kyverno'] as const
+const arms = ['none', 'secretwire', 'policy', 'kyverno', 'kyverno-cel'] as const
 type Arm = typeof arms[number]
-/** The arms that run a shape: the policy wires Pods only (templates are the webhook's). */
-const armsOf = (shape: Shape) => arms.filter((arm) => arm !== 'policy' || shape === 'pod')
+/** The arms that run a shape: the two CEL policies wire Pods only (templates are the webhook's). */
+const armsOf = (shape: Shape) => arms.filter((arm) => !['policy', 'kyverno-cel'].includes(arm) || shape === 'pod')
 const namespaceOf = (arm: Arm) => `bench-${arm}`
 for (const name of ['eso-secret-storage', 'secretwire', 'kyverno', ...arms.map(namespaceOf)]) await core.createNamespace({ body: { metadata: { name } } })
 for (const arm of arms) await untilDefaultServiceAccount(namespaceOf(arm))
@@ -93,7 +95,7 @@ const kyvernoPort = await freePort()
 const onlyNamespace = (arm: Arm) => ({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespaceOf(arm)] }] })
 await core.createNamespacedConfigMap({
   namespace: 'kyverno',
-  body: { metadata: { name: 'kyverno' }, data: { webhooks: JSON.stringify({ namespaceSelector: onlyNamespace('kyverno') }) } },
+  body: { metadata: { name: 'kyverno' }, data: { webhooks: JSON.stringify({ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespaceOf('kyverno'), namespaceOf('kyverno-cel')] }] } }) } },
 })
 await core.createNamespacedConfigMap({ namespace: 'kyverno', body: { metadata: { name: 'kyverno-metrics' }, data: {} } })
 const metricsPort = await freePort()
@@ -115,6 +117,17 @@ await until('Kyverno accepts its ClusterPolicy', async () => {
 }, 120_000, kyverno.child)
 await until('Kyverno wires an annotated Pod', () => wires('kyverno'), 180_000, kyverno.child)
 const kyvernoReadyMs = performance.now() - kyverno.startedAt
+// Kyverno's CEL engine: secretwire-inject's spec as a MutatingPolicy, in its own namespace, with the same timeout.
+const celSpec = structuredClone(injectionPolicy(defaultGuardSettings)[0]!.object.spec!) as Record<string, unknown>
+celSpec.matchConstraints = { ...(celSpec.matchConstraints as object), namespaceSelector: onlyNamespace('kyverno-cel') }
+await co.createClusterCustomObject({
+  group: 'policies.kyverno.io', version: 'v1', plural: 'mutatingpolicies',
+  body: {
+    apiVersion: 'policies.kyverno.io/v1', kind: 'MutatingPolicy', metadata: { name: 'secretwire-inject' },
+    spec: { ...celSpec, autogen: { podControllers: { controllers: [] } }, webhookConfiguration: { timeoutSeconds: 5 } },
+  },
+})
+await until('Kyverno wires an annotated Pod with its MutatingPolicy', () => wires('kyverno-cel'), 180_000, kyverno.child)
 
 // ---- secretwire: the production build, deploy/'s webhook configuration pointed at it and scoped to its arm.
 const swPort = await freePort()
@@ -200,16 +213,35 @@ function send(arm: Arm, shape: Shape): Promise<{ status: number, wired: boolean 
   })
 }
 
-const serverPid: Record<Arm, number | undefined> = { none: undefined, secretwire: secretwire.child.pid, policy: undefined, kyverno: kyverno.child.pid }
+const serverPid: Record<Arm, number | undefined> = { none: undefined, secretwire: secretwire.child.pid, policy: undefined, kyverno: kyverno.child.pid, 'kyverno-cel': kyverno.child.pid }
 
-interface Measured { rate: number | 'max', sent: number, ok: number, unwired: number, rps: number, p50: number, p99: number, cpuMicrosPerAdmission?: number, apiserverCpuMicros: number }
+interface Measured {
+  rate: number | 'max', sent: number, ok: number, unwired: number, rps: number, p50: number, p99: number
+  /** CPU per successful request, the process's idle rate (measured just before) subtracted. */
+  cpuMicrosPerAdmission?: number, apiserverCpuMicros: number
+  /** The same without the subtraction, and the idle rates (CPU-s/s). */
+  raw: { cpuMicrosPerAdmission?: number, apiserverCpuMicros: number, idleHook?: number, idleApiserver: number }
+  /** The webhook process's RSS, sampled every 500 ms during the load (MiB). */
+  rss?: { max: number, median: number }
+}
 const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 /**
  * Waits (at most 30 s) until the API server and both webhooks are idle: work left over from the arm measured
  * before (garbage collection, Kyverno's queues, watch fan-out) must not be billed to the next.
  */
+/** Kyverno's UpdateRequests (its generate rule writes one per Deployment created), counted and cleared between runs. */
+let updateRequests = 0
+async function clearUpdateRequests(): Promise<void> {
+  const ur = { group: 'kyverno.io', version: 'v2', namespace: 'kyverno', plural: 'updaterequests' }
+  updateRequests += ((await co.listNamespacedCustomObject(ur)) as { items: unknown[] }).items.length
+  await co.deleteCollectionNamespacedCustomObject(ur)
+}
+
 async function settle(): Promise<void> {
+  // Kyverno's background controller, which would act on them, is not run: left, they pile up in its informer and
+  // make each create costlier than the last.
+  await clearUpdateRequests()
   // The control plane never idles here (the Pod garbage collector deletes the Pods bound to no node, the
   // controllers resync): the API server settles below half a core, the webhooks below a twentieth, within 10 s.
   const hooks = [secretwire.child.pid!, kyverno.child.pid!]
@@ -224,8 +256,15 @@ async function settle(): Promise<void> {
 async function measure(arm: Arm, shape: Shape, rate: number | 'max'): Promise<Measured> {
   await settle()
   const pid = serverPid[arm]
+  // The idle rate of each process over 1 s, subtracted from what the load costs.
+  const [hookIdle0, apiIdle0] = [pid === undefined ? 0 : cpuSeconds(pid), cpuSeconds(cp.info.apiserverPid)]
+  await new Promise((r) => setTimeout(r, 1000))
+  const idleHook = pid === undefined ? undefined : cpuSeconds(pid) - hookIdle0
+  const idleApiserver = cpuSeconds(cp.info.apiserverPid) - apiIdle0
   const cpu0 = pid === undefined ? 0 : cpuSeconds(pid)
   const api0 = cpuSeconds(cp.info.apiserverPid)
+  const rssSamples: number[] = []
+  const sampler = pid === undefined ? undefined : setInterval(() => rssSamples.push(memory(pid, 'VmRSS')), 500)
   const latencies: number[] = []
   let ok = 0, sent = 0, unwired = 0
   const started = performance.now()
@@ -233,9 +272,10 @@ async function measure(arm: Arm, shape: Shape, rate: number | 'max'): Promise<Me
   const one = async (due: number) => {
     sent++
     const { status, wired } = await send(arm, shape)
+    // A failed request counts in the latencies too, at the time it took to fail.
+    latencies.push(performance.now() - due)
     if (status >= 200 && status < 300) {
       ok++
-      latencies.push(performance.now() - due)
       if (!wired && arm !== 'none') unwired++
     }
   }
@@ -256,12 +296,19 @@ async function measure(arm: Arm, shape: Shape, rate: number | 'max'): Promise<Me
     }
     await Promise.all(inflight)
   }
+  clearInterval(sampler)
   const elapsed = (performance.now() - started) / 1000
   latencies.sort((a, b) => a - b)
+  const hookCpu = pid === undefined ? undefined : cpuSeconds(pid) - cpu0
+  const apiCpu = cpuSeconds(cp.info.apiserverPid) - api0
+  const perRequest = (cpu: number) => cpu * 1e6 / Math.max(1, ok)
+  rssSamples.sort((a, b) => a - b)
   return {
     rate, sent, ok, unwired, rps: ok / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99),
-    ...(pid !== undefined && { cpuMicrosPerAdmission: (cpuSeconds(pid) - cpu0) * 1e6 / Math.max(1, ok) }),
-    apiserverCpuMicros: (cpuSeconds(cp.info.apiserverPid) - api0) * 1e6 / Math.max(1, ok),
+    ...(hookCpu !== undefined && { cpuMicrosPerAdmission: perRequest(Math.max(0, hookCpu - idleHook! * elapsed)) }),
+    apiserverCpuMicros: perRequest(Math.max(0, apiCpu - idleApiserver * elapsed)),
+    raw: { ...(hookCpu !== undefined && { cpuMicrosPerAdmission: perRequest(hookCpu), idleHook }), apiserverCpuMicros: perRequest(apiCpu), idleApiserver },
+    ...(rssSamples.length > 0 && { rss: { max: rssSamples.at(-1)!, median: quantile(rssSamples, 0.5) } }),
   }
 }
 
@@ -292,7 +339,12 @@ for (let round = 1; round <= rounds; round++) {
 
 const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
 const rows: string[] = []
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim()
+const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim() !== ''
+const command = `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}npm run bench:kyverno`
+await clearUpdateRequests()
 const json: Record<string, unknown> = {
+  command, commit: `${commit}${dirty ? ' (with uncommitted changes)' : ''}`, date: new Date().toISOString(), updateRequestsCleared: updateRequests,
   machine: machine(), kyverno: KYVERNO_VERSION, seconds, rounds, connections,
   readyMs: { secretwire: secretwireReadyMs, kyverno: kyvernoReadyMs },
   rss: {} as Record<string, { hwm: number, now: number }>, results,
@@ -305,15 +357,21 @@ for (const shape of shapes) {
       const cpu = list.map((m) => m.cpuMicrosPerAdmission).filter((c): c is number => c !== undefined)
       const errors = list.reduce((n, m) => n + m.sent - m.ok, 0)
       const unwired = list.reduce((n, m) => n + m.unwired, 0)
-      rows.push([shape.padEnd(18), String(rate).padEnd(5), arm.padEnd(10), median(list.map((m) => m.rps)).toFixed(0).padStart(7),
+      rows.push([shape.padEnd(18), String(rate).padEnd(5), arm.padEnd(11), median(list.map((m) => m.rps)).toFixed(0).padStart(7),
         median(list.map((m) => m.p50)).toFixed(1).padStart(8), median(p99s).toFixed(1).padStart(8),
         `${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)}`.padStart(10),
         (cpu.length ? median(cpu).toFixed(0) : '-').padStart(10), median(list.map((m) => m.apiserverCpuMicros)).toFixed(0).padStart(11), String(errors).padStart(6), String(unwired).padStart(8)].join(' '))
     }
   }
 }
-const rss = json.rss as Record<string, { hwm: number, now: number }>
-for (const arm of ['secretwire', 'kyverno'] as const) rss[arm] = { hwm: memory(serverPid[arm]!, 'VmHWM'), now: memory(serverPid[arm]!, 'VmRSS') }
+const rss = json.rss as Record<string, { hwm: number, now: number, sampledMax: number, sampledMedian: number }>
+for (const arm of ['secretwire', 'kyverno'] as const) {
+  const sampled = Object.entries(results).filter(([key]) => key.startsWith(`${arm} `)).flatMap(([, list]) => list.map((m) => m.rss!))
+  rss[arm] = {
+    hwm: memory(serverPid[arm]!, 'VmHWM'), now: memory(serverPid[arm]!, 'VmRSS'),
+    sampledMax: Math.max(...sampled.map((r) => r.max)), sampledMedian: median(sampled.map((r) => r.median)),
+  }
+}
 const out = process.env.BENCH_JSON ?? join(tmpdir(), 'bench-kyverno.json')
 writeFileSync(out, JSON.stringify(json, null, 2))
 
@@ -321,15 +379,18 @@ console.log(`
 secretwire vs Kyverno ${KYVERNO_VERSION} through one kube-apiserver — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${process.version}
 ${rounds} interleaved rounds of ${seconds} s per arm, shape and rate; medians of rounds ("p99 range" = lowest–highest round). Latency: ms
 from when the request was due to the API server's answer, client side. "max": closed loop, ${connections} connections. CPU: µs of
-the webhook process (all threads) and of kube-apiserver per successful request. "none": the same requests with no webhook;
-"policy": secretwire's MutatingAdmissionPolicy, inside kube-apiserver (Pods only).
-unwired: created without the env var (a webhook that failed open); errors: requests the API server refused or did not answer.
+the webhook process (all threads) and of kube-apiserver per successful request, each process's idle rate (measured for 1 s
+before each run) subtracted. "none": the same requests with no webhook; "policy": secretwire's MutatingAdmissionPolicy,
+inside kube-apiserver; "kyverno-cel": Kyverno's MutatingPolicy with that policy's spec (both Pods only). Latencies
+include failed requests. unwired: created without the env var (a webhook that failed open); errors: requests the API
+server refused or did not answer. Both webhooks fail open with a 5 s timeout, as secretwire ships.
 
-shape              rate  arm          ok/s   p50 ms   p99 ms  p99 range  hook µs/req  apisrv µs/req errors  unwired
+shape              rate  arm           ok/s   p50 ms   p99 ms  p99 range  hook µs/req  apisrv µs/req errors  unwired
 ${rows.join('\n')}
 
 time from process start to wiring an annotated Pod: secretwire ${(secretwireReadyMs / 1000).toFixed(1)} s, Kyverno ${(kyvernoReadyMs / 1000).toFixed(1)} s
-RSS at the end (peak): secretwire ${rss.secretwire!.now.toFixed(0)} MiB (${rss.secretwire!.hwm.toFixed(0)}), Kyverno ${rss.kyverno!.now.toFixed(0)} MiB (${rss.kyverno!.hwm.toFixed(0)})
-raw numbers: ${out}`)
+RSS sampled every 500 ms under load, median of runs (highest sample): secretwire ${rss.secretwire!.sampledMedian.toFixed(0)} MiB (${rss.secretwire!.sampledMax.toFixed(0)}), Kyverno ${rss.kyverno!.sampledMedian.toFixed(0)} MiB (${rss.kyverno!.sampledMax.toFixed(0)}); process peak: ${rss.secretwire!.hwm.toFixed(0)} and ${rss.kyverno!.hwm.toFixed(0)} MiB
+Kyverno UpdateRequests cleared between runs: ${updateRequests} (its background controller is not run)
+command: ${command}; commit ${json.commit as string}; raw numbers: ${out}`)
 await cleanup()
 process.exit(0)
