@@ -5,7 +5,6 @@
 import { consumerAnnotation, namedSecretsAnnotation } from './contract.ts'
 import { formatNamedSecret, parseNamedSecretsMarker, type NamedSecretEntry } from './annotations.ts'
 
-/** What the index reads of an object's metadata, as a metadata-only watch delivers it. */
 /** An object's controller, from its ownerReferences. */
 export interface ControllerRef {
   readonly apiVersion: string
@@ -14,6 +13,7 @@ export interface ControllerRef {
   readonly uid: string
 }
 
+/** What the index reads of an object's metadata, as a metadata-only watch delivers it. */
 export interface ConsumerMeta {
   readonly name: string
   readonly namespace: string

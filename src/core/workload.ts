@@ -31,3 +31,13 @@ const byGroupKind: ReadonlyMap<string, WorkloadKind> = new Map(workloadKinds.map
 export function workloadKind(group: string, kind: string): WorkloadKind | undefined {
   return byGroupKind.get(`${group}/${kind}`)
 }
+
+/** The apiVersion of a kind's objects (all are served at v1). */
+export function apiVersionOf(k: WorkloadKind): string {
+  return k.group === '' ? 'v1' : `${k.group}/v1`
+}
+
+/** The API path of a kind's objects: every namespace's, or one namespace's. */
+export function resourcePath(k: WorkloadKind, namespace?: string): string {
+  return `/${k.group === '' ? 'api' : 'apis'}/${apiVersionOf(k)}${namespace === undefined ? '' : `/namespaces/${namespace}`}/${k.resource}`
+}

@@ -8,6 +8,7 @@ import type { RequestOptions } from 'node:https'
 import { createInterface } from 'node:readline'
 import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import type { ControllerRef } from '../core/consumers.ts'
 
 export interface ObjectMeta {
   readonly name: string
@@ -19,13 +20,7 @@ export interface ObjectMeta {
   readonly resourceVersion: string
 }
 
-export interface OwnerReference {
-  readonly apiVersion: string
-  readonly kind: string
-  readonly name: string
-  readonly uid: string
-  readonly controller?: boolean
-}
+export type OwnerReference = ControllerRef & { readonly controller?: boolean }
 
 export interface MetaWatch {
   /** True once the first list has been applied. */

@@ -66,12 +66,19 @@ const sameEnv = (e: string, w: string) => `(${w}.form == 'file'\n` +
   `      : !has(${e}.value) && has(${e}.valueFrom) && has(${e}.valueFrom.secretKeyRef) &&\n` +
   `        ${e}.valueFrom.secretKeyRef.name == ${resource(`${w}.name`)} && ${e}.valueFrom.secretKeyRef.key == ${key(`${w}.form`)})`
 
+type ContainerList = 'containers' | 'initContainers'
+
+/** CEL: true when container `c` of `list` is selected: every container without the containers annotation, else those it names. */
+const selectedIn = (list: ContainerList, c: string) => list === 'containers'
+  ? `!variables.hasSelection || ${c}.name in variables.selection`
+  : `variables.hasSelection && ${c}.name in variables.selection`
+
 /**
  * CEL: the operations for the selected containers of one list: the missing env vars first, in annotation order,
  * then the missing mounts last (plan.ts containerPatch and mountPatch).
  */
-function containerOps(list: 'containers' | 'initContainers'): string {
-  const selected = list === 'containers' ? '!variables.hasSelection || c.name in variables.selection' : 'variables.hasSelection && c.name in variables.selection'
+function containerOps(list: ContainerList): string {
+  const selected = selectedIn(list, 'c')
   const path = `'/spec/${list}/' + string(i)`
   const missingEnv = 'variables.wanted.filter(w, !c.env.exists(e, e.name == w.env))'
   const missingMounts = `variables.files.filter(n, !c.volumeMounts.exists(m, m.mountPath == ${directory('n')} || m.name == ${resource('n')}))`
@@ -179,8 +186,8 @@ export function injectionPolicy(s: Pick<GuardSettings, 'storageNamespace'>): Pol
               `!has(object.spec.volumes) || variables.files.all(n, object.spec.volumes.filter(v, v.name == ${resource('n')}).all(v,\n` +
               `  has(v.secret) && has(v.secret.secretName) && v.secret.secretName == ${resource('n')} && has(v.secret.items) && size(v.secret.items) > 0 &&\n` +
               `  v.secret.items[0].key == ${cel(passwordKey)} && v.secret.items[0].path == ${cel(passwordKey)} && has(v.secret.defaultMode) && v.secret.defaultMode == ${fileMode}))`,
-              `size(variables.wanted) == 0 || object.spec.containers.filter(c, !variables.hasSelection || c.name in variables.selection).all(c, ${containerFits('c')})`,
-              `size(variables.wanted) == 0 || !has(object.spec.initContainers) || object.spec.initContainers.filter(c, variables.hasSelection && c.name in variables.selection)\n  .all(c, ${containerFits('c')})`,
+              `size(variables.wanted) == 0 || object.spec.containers.filter(c, ${selectedIn('containers', 'c')}).all(c, ${containerFits('c')})`,
+              `size(variables.wanted) == 0 || !has(object.spec.initContainers) || object.spec.initContainers.filter(c, ${selectedIn('initContainers', 'c')})\n  .all(c, ${containerFits('c')})`,
             ].map((e) => `(${e})`).join(' &&\n'),
           },
         ],

@@ -15,10 +15,10 @@ import { ensureObjects } from '../kube/ensure.ts'
 import type { EventRecorder } from '../observe/events.ts'
 import type { KubeObjectStore, ObjectStore } from '../kube/client.ts'
 import type { Metrics } from '../observe/metrics.ts'
-import { workloadKinds } from '../core/workload.ts'
+import { resourcePath, workloadKinds } from '../core/workload.ts'
 import { ConsumerIndex, type Consumer } from '../core/consumers.ts'
 import { electLeader } from '../kube/lease.ts'
-import { workloadsOf } from './owners.ts'
+import { eventTargets } from './owners.ts'
 import { watchMetadata, type MetaWatch } from '../kube/metawatch.ts'
 import { externalSecretKey, reconcilePlan, syncStateOf, type ManagedExternalSecret, type SyncState, type WithConditions } from '../core/reconcileplan.ts'
 
@@ -60,7 +60,7 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
     if (!stopped) timer = setTimeout(() => void reconcile(), ms)
   }
   const watches: MetaWatch[] = workloadKinds.map((k) => watchMetadata(deps.kc, {
-    path: k.group === '' ? `/api/v1/${k.resource}` : `/apis/${k.group}/v1/${k.resource}`,
+    path: resourcePath(k),
     labelSelector: `${consumerLabel.key}=${consumerLabel.value}`,
     onChange: (meta, deleted) => {
       log.trace({ kind: k.kind, object: `${meta.namespace}/${meta.name}`, deleted }, 'consumer seen')
@@ -144,20 +144,14 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
   }
 
   /**
-   * An Event on each consumer workload (not on each Pod: their workload stands for them, found through owners.ts
-   * when only its Pods are labelled) and on the ExternalSecret, once per new state.
+   * An Event on each consumer workload (not on each Pod: their workload stands for them; owners.ts) and on the
+   * ExternalSecret, once per new state.
    */
   async function tell(key: string, consumers: readonly Consumer[], type: 'Normal' | 'Warning', reason: string, note: string, es?: ManagedExternalSecret): Promise<void> {
     const state = `${reason} ${note}`
     if (told.get(key) === state) return
     told.set(key, state)
-    const workloads = consumers.filter((c) => c.kind !== 'Pod').map((c) => {
-      const kind = workloadKinds.find((k) => k.kind === c.kind)!
-      return { apiVersion: kind.group === '' ? 'v1' : `${kind.group}/v1`, kind: c.kind, namespace: c.namespace, name: c.name, uid: c.uid }
-    })
-    for (const target of workloads.length > 0 ? workloads : await workloadsOf(deps.kc, consumers)) {
-      await deps.events.record(target, type, reason, 'Reconcile', note)
-    }
+    for (const target of await eventTargets(deps.kc, consumers)) await deps.events.record(target, type, reason, 'Reconcile', note)
     if (es !== undefined) {
       await deps.events.record({ apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: es.namespace, name: nameOf(es), uid: es.uid },
         type, reason, 'Reconcile', note)

@@ -5,7 +5,7 @@
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node'
 import t from 'tap'
 import { ConsumerIndex } from '../../src/core/consumers.ts'
-import { workloadsOf } from '../../src/reconcile/owners.ts'
+import { eventTargets } from '../../src/reconcile/owners.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
 import { workload } from '../helpers/objects.ts'
 
@@ -32,7 +32,7 @@ t.test('a Pod consumer leads to its Deployment; others to themselves', async (t)
   }
   const consumers = index.byNamespaceAndName().get(`${namespace}/db`) ?? []
   t.equal(consumers.length, 3, 'three Pod consumers')
-  const targets = await workloadsOf(kc, consumers)
+  const targets = await eventTargets(kc, consumers)
   t.strictSame(targets.map((x) => `${x.apiVersion} ${x.kind} ${x.name} ${x.uid}`).sort(), [
     `apps/v1 Deployment web ${deployment.metadata!.uid}`,
     `apps/v1 ReplicaSet own ${replicaSet.metadata!.uid}`,
@@ -44,7 +44,7 @@ t.test('a Pod consumer leads to its Deployment; others to themselves', async (t)
   const gone = await (async () => {
     for (;;) {
       const still = await apps.readNamespacedReplicaSet({ namespace, name: 'own' }).then(() => true, () => false)
-      if (!still) return workloadsOf(kc, fromReplicaSet)
+      if (!still) return eventTargets(kc, fromReplicaSet)
       await new Promise((r) => setTimeout(r, 100))
     }
   })()
