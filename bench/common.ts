@@ -5,9 +5,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
 import { selfSigned } from '../src/server/tls.ts'
 import { startControlPlane, type ControlPlane } from '../tools/cluster/controlplane.ts'
-import { prepare } from '../tools/build/needs.ts'
+import { prepare, type Run } from '../tools/build/needs.ts'
 import { repoRoot } from '../tools/paths.ts'
 
 export interface Bench {
@@ -19,11 +20,14 @@ export interface Bench {
   cleanup(): Promise<void>
 }
 
-/** Builds dist/ (the production build is what is measured) and starts a local control plane. */
-export async function setUp(name: string): Promise<Bench> {
+/**
+ * Builds dist/ (the production build is what is measured) and what the run needs besides (tools/build/needs.ts), and
+ * starts a local control plane.
+ */
+export async function setUp(name: string, run: Run = 'controlplane'): Promise<Bench> {
   const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, encoding: 'utf8' })
   if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`)
-  await prepare(['controlplane'])
+  await prepare([run])
   const cp = await startControlPlane()
   const dir = mkdtempSync(join(tmpdir(), `secretwire-${name}-`))
   const tls = await selfSigned(['127.0.0.1'])
@@ -64,6 +68,38 @@ export function memory(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 /** CPU seconds (user + system, all threads) the process has used: steadier than req/s on a VM whose speed drifts. */
 export function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return statCpu(`/proc/${pid}/stat`)
+}
+
+/**
+ * CPU seconds of the main thread alone (for Node.js: JavaScript, TLS, parsing; the rest is V8's helper threads,
+ * which collect garbage and compile, and libuv's pool).
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`)
+}
+
+function statCpu(path: string): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** The NODE_OPTIONS secretwire's container is shipped with (deploy/webhook/deployment.yaml): measured as it runs. */
+export function shippedNodeOptions(): string {
+  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'webhook', 'deployment.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string })
+  const deployment = docs.find((d) => d.kind === 'Deployment') as { spec: { template: { spec: { containers: { env?: { name: string, value?: string }[] }[] } } } } | undefined
+  const value = deployment?.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value
+  if (value === undefined) throw new Error('deploy/webhook/deployment.yaml: no NODE_OPTIONS on secretwire\'s container')
+  return value
+}
+
+/** What a result came from, for its JSON: the command as typed (BENCH_ settings included), the commit, the date. */
+export function provenance(script: string): { command: string, commit: string, date: string } {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).stdout.trim()
+  const dirty = git('status', '--porcelain', '--untracked-files=no') !== ''
+  return {
+    command: `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}npm run ${script}`,
+    commit: `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (with uncommitted changes)' : ''}`,
+    date: new Date().toISOString(),
+  }
 }

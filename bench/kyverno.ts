@@ -24,10 +24,9 @@ import { defaultGuardSettings } from '../src/manifests/policies.ts'
 import { webhookConfiguration } from '../src/manifests/webhook.ts'
 import { buildKyverno, kubectlPath, KYVERNO_VERSION } from '../tools/build/builds.ts'
 import { goModuleDir } from '../tools/build/gomodules.ts'
-import { prepare } from '../tools/build/needs.ts'
 import { freePort } from '../tools/cluster/net.ts'
 import { repoRoot } from '../tools/paths.ts'
-import { cpuSeconds, machine, memory, setUp } from './common.ts'
+import { cpuSeconds, machine, memory, provenance, setUp } from './common.ts'
 import { deployment, pod } from './reviews.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8)
@@ -39,9 +38,8 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const log = (line: string) => process.stderr.write(`[bench:kyverno] ${line}\n`)
 
 log(`building dist/ and Kyverno ${KYVERNO_VERSION}; starting a local control plane (${cpus().length} cores)`)
-await prepare(['bench-kyverno'])
+const { cp, dir, children, cleanup } = await setUp('bench-kyverno', 'bench-kyverno')
 const kyvernoBin = await buildKyverno()
-const { cp, dir, children, cleanup } = await setUp('bench-kyverno')
 const kc = cp.kubeConfig()
 const core = kc.makeApiClient(CoreV1Api)
 const co = kc.makeApiClient(CustomObjectsApi)
@@ -339,12 +337,10 @@ for (let round = 1; round <= rounds; round++) {
 
 const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
 const rows: string[] = []
-const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim()
-const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim() !== ''
-const command = `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}npm run bench:kyverno`
+const { command, ...from } = provenance('bench:kyverno')
 await clearUpdateRequests()
 const json: Record<string, unknown> = {
-  command, commit: `${commit}${dirty ? ' (with uncommitted changes)' : ''}`, date: new Date().toISOString(), updateRequestsCleared: updateRequests,
+  command, ...from, updateRequestsCleared: updateRequests,
   machine: machine(), kyverno: KYVERNO_VERSION, seconds, rounds, connections,
   readyMs: { secretwire: secretwireReadyMs, kyverno: kyvernoReadyMs },
   rss: {} as Record<string, { hwm: number, now: number }>, results,

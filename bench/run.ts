@@ -1,20 +1,25 @@
-// `npm run bench`: secretwire's admission cost against the physical limit of its stack, on this machine.
+// `npm run bench`: secretwire's admission cost against the physical limit of its stack, on this machine, and against
+// a Go peer.
 //
-// Both servers run as their own processes over real HTTPS: `secretwire serve` (the production build in dist/,
-// talking to a real local API server, watch cache warm) and a bare fastify endpoint that only echoes an
-// "allowed" AdmissionReview (bench/baseline.ts). autocannon drives each at a fixed concurrency, then a paced
+// Three servers run as their own processes over real HTTPS: `secretwire serve` (the production build in dist/,
+// talking to a real local API server, watch cache warm), a bare fastify endpoint that only echoes an "allowed"
+// AdmissionReview (bench/baseline.mjs), and the Go peer: a controller-runtime webhook doing secretwire's injection
+// (tools/go/gopeer, checked here to give the same object). autocannon drives each at a fixed concurrency, then a paced
 // client (bench/paced.ts) sends both constant rates of 100 and 1,000 admissions/s, with a Deployment of a few KB (four
 // containers) and a Pod. Then: API requests per warm admission (from secretwire's own metrics), the cold path
 // (50 concurrent first admissions of a new NAME, counting creates). Memory over time: bench/soak.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { isDeepStrictEqual } from 'node:util'
 import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
+import jsonpatch from 'fast-json-patch'
+import { buildGoPeer } from '../tools/build/builds.ts'
 import { freePort } from '../tools/cluster/net.ts'
 import { repoRoot } from '../tools/paths.ts'
-import { call, cpuSeconds, machine, memory, setUp } from './common.ts'
+import { call, cpuSeconds, machine, mainThreadCpuSeconds, memory, provenance, setUp, shippedNodeOptions } from './common.ts'
 import { paced, type PacedResult } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
 
@@ -23,22 +28,29 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8)
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 
 log(`building dist/ and starting a local control plane (${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'})`)
-const { cp, dir, children, cleanup } = await setUp('bench')
+const { cp, dir, children, cleanup } = await setUp('bench', 'bench')
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)
 // secretwire: the reconciler's Lease (it runs beside the admissions, as in a cluster).
 for (const name of ['eso-secret-storage', 'bench', 'cold', 'secretwire']) await core.createNamespace({ body: { metadata: { name } } })
 const tls = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') }
 
-async function start(name: string, args: string[], env: Record<string, string>, port: number, readyPath?: string): Promise<ChildProcess> {
+/** A server of the bench: its process, its port, and how long it took from spawn to its first good answer. */
+interface Server { readonly name: ServerName, readonly port: number, readonly child: ChildProcess, readonly readyMs: number }
+type ServerName = 'secretwire' | 'baseline' | 'go-peer'
+
+async function start(name: ServerName, command: string, args: string[], env: Record<string, string>, readyPath?: string): Promise<Server> {
+  // Asked for once the servers before hold theirs, so no two can coincide.
+  const port = await freePort()
   // Logs go to a file, as a container runtime would take them; no reader competes for the CPU.
   const out = openSync(join(dir, `${name}.log`), 'a')
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', out, 'inherit'] })
+  const spawned = performance.now()
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', out, out] })
   children.push(child)
   for (let i = 0; ; i++) {
     const ok = await call(port, readyPath ? 'GET' : 'POST', readyPath ?? '/mutate', readyPath ? undefined : review(pod('bench', 'x'))).then((r) => r.status === 200, () => false)
-    if (ok) return child
-    if (i > 300 || child.exitCode !== null) throw new Error(`${name} did not start`)
-    await new Promise((r) => setTimeout(r, 100))
+    if (ok) return { name, port, child, readyMs: performance.now() - spawned }
+    if (i > 3000 || child.exitCode !== null) throw new Error(`${name} did not start: see ${join(dir, `${name}.log`)}`)
+    await new Promise((r) => setTimeout(r, 10))
   }
 }
 
@@ -52,36 +64,56 @@ async function metric(port: number, name: string): Promise<Map<string, number>> 
 }
 const sum = (m: Map<string, number>, filter = '') => [...m].filter(([k]) => k.includes(filter)).reduce((n, [, v]) => n + v, 0)
 
-interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuMicros: number }
-async function load(port: number, body: unknown, opts: { amount?: number, duration?: number } = {}): Promise<Run> {
-  const pid = (port === swPort ? secretwire : baseline).pid!
-  const cpuBefore = cpuSeconds(pid)
+const loadedRss: Partial<Record<ServerName, number>> = {}
+interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuMicros: number, mainThreadMicros: number }
+async function load(server: Server, body: unknown, opts: { amount?: number, duration?: number } = {}): Promise<Run> {
+  const pid = server.child.pid!
+  const cpuBefore = cpuSeconds(pid), mainBefore = mainThreadCpuSeconds(pid)
+  // Resident memory under load: sampled every 500 ms, the highest sample kept.
+  const sampler = setInterval(() => { loadedRss[server.name] = Math.max(loadedRss[server.name] ?? 0, status(pid, 'VmRSS')) }, 500)
   const result = await autocannon({
-    url: `https://127.0.0.1:${port}/mutate`, method: 'POST', connections,
+    url: `https://127.0.0.1:${server.port}/mutate`, method: 'POST', connections,
     headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     ...(opts.amount ? { amount: opts.amount } : { duration: opts.duration ?? seconds }),
   })
+  clearInterval(sampler)
   return {
     rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx,
     cpuMicros: (cpuSeconds(pid) - cpuBefore) * 1e6 / Math.max(1, result.requests.total),
+    mainThreadMicros: (mainThreadCpuSeconds(pid) - mainBefore) * 1e6 / Math.max(1, result.requests.total),
   }
 }
 
-const swPort = await freePort()
-const secretwire = await start('secretwire', ['dist/cli/main.js', 'serve'], {
-  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-}, swPort, '/readyz')
-const basePort = await freePort() // asked for once secretwire holds its port, so the two cannot coincide
-const baseline = await start('baseline', ['--import', 'tsx', 'bench/baseline.ts'], { TLS_CERT: tls.cert, TLS_KEY: tls.key }, basePort)
+const secretwire = await start('secretwire', process.execPath, ['dist/cli/main.js', 'serve'], {
+  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: shippedNodeOptions(),
+}, '/readyz')
+const baseline = await start('baseline', process.execPath, ['bench/baseline.mjs'], { TLS_CERT: tls.cert, TLS_KEY: tls.key, NODE_OPTIONS: shippedNodeOptions() })
+const goPeer = await start('go-peer', await buildGoPeer(), ['-cert-dir', dir], {})
+const servers = [secretwire, baseline, goPeer] as const
+const swPort = secretwire.port
 
 const bodies = { deployment: review(deployment('bench', 'grafana-db')), pod: review(pod('bench', 'grafana-db')) }
 log(`payloads: Deployment review ${JSON.stringify(bodies.deployment).length} bytes, Pod review ${JSON.stringify(bodies.pod).length} bytes`)
-for (const body of Object.values(bodies)) {
-  const first = JSON.parse((await call(swPort, 'POST', '/mutate', body)).text) as { response: { allowed: boolean, patch?: string } }
-  if (!first.response.allowed || first.response.patch === undefined) throw new Error(`secretwire did not wire the payload: ${JSON.stringify(first)}`)
+// Both wire the payloads, and to the same object: what each adds is compared with the fields Go's typed round trip
+// adds as null or empty (creationTimestamp: null, status: {}) left out.
+const dropEmpty = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(dropEmpty)
+  if (typeof v !== 'object' || v === null) return v
+  const out = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, dropEmpty(x)]).filter(([, x]) => x !== null && !(typeof x === 'object' && Object.keys(x as object).length === 0)))
+  return out
 }
+for (const [payload, body] of Object.entries(bodies)) {
+  const wired = await Promise.all([secretwire, goPeer].map(async (server) => {
+    const answer = JSON.parse((await call(server.port, 'POST', '/mutate', body)).text) as { response: { allowed: boolean, patch?: string } }
+    if (!answer.response.allowed || answer.response.patch === undefined) throw new Error(`${server.name} did not wire the ${payload}: ${JSON.stringify(answer)}`)
+    const ops = JSON.parse(Buffer.from(answer.response.patch, 'base64').toString()) as jsonpatch.Operation[]
+    return dropEmpty(jsonpatch.applyPatch(structuredClone(body.request.object), ops).newDocument)
+  }))
+  if (!isDeepStrictEqual(wired[0], wired[1])) throw new Error(`the Go peer wires the ${payload} otherwise than secretwire:\n${JSON.stringify(wired[0])}\n${JSON.stringify(wired[1])}`)
+}
+const idleRss = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pid!, 'VmRSS')]))
 log('warm-up: 10 s each (objects exist, watch cache filled, JIT warm)')
-for (const port of [swPort, basePort]) for (const body of Object.values(bodies)) await load(port, body, { duration: 5 })
+for (const server of servers) for (const body of Object.values(bodies)) await load(server, body, { duration: 5 })
 
 // Rounds with the servers interleaved, so drift in this shared machine hits both alike; the median round counts.
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -90,9 +122,9 @@ const admissionsBefore = sum(await metric(swPort, 'secretwire_admissions_total')
 const runs: Record<string, Run[]> = {}
 for (let round = 1; round <= rounds; round++) {
   for (const [payload, body] of Object.entries(bodies)) {
-    for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
-      log(`round ${round}/${rounds}: ${name} / ${payload}: max rate, ${connections} connections, ${seconds} s`)
-      ;(runs[`${name}/${payload}/max`] ??= []).push(await load(port, body))
+    for (const server of servers) {
+      log(`round ${round}/${rounds}: ${server.name} / ${payload}: max rate, ${connections} connections, ${seconds} s`)
+      ;(runs[`${server.name}/${payload}/max`] ??= []).push(await load(server, body))
     }
   }
 }
@@ -107,7 +139,7 @@ const results: Record<string, { max: Run, paced: Record<number, PacedResult[]> }
 for (const [payload, body] of Object.entries(bodies)) {
   for (const rate of pacedRates) {
     for (let round = 1; round <= pacedRounds; round++) {
-      for (const [name, port] of [['secretwire', swPort], ['baseline', basePort]] as const) {
+      for (const { name, port } of servers) {
         // A server that just finished a run may still be collecting garbage; let it settle so it does not share
         // the cores with the next measurement.
         await new Promise((r) => setTimeout(r, 1000))
@@ -125,13 +157,15 @@ const fmt = (n: number, width: number, digits = 2) => n.toFixed(digits).padStart
 const rows: string[] = []
 for (const payload of Object.keys(bodies)) {
   const sw = results[`secretwire/${payload}`]!, base = results[`baseline/${payload}`]!
-  for (const [name, r] of [['secretwire', sw], ['baseline', base]] as const) {
+  for (const { name } of servers) {
+    const r = results[`${name}/${payload}`]!
     const cpu = medianOf(runs[`${name}/${payload}/max`]!.map((run) => run.cpuMicros))
-    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${'max'.padStart(7)} ${fmt(r.max.rps, 7, 0)} ${fmt(r.max.p50, 8)} ${fmt(r.max.p99, 9)} ${''.padStart(12)} ${''.padStart(9)} ${fmt(cpu, 10, 0)} ${(r.max.errors + r.max.non2xx).toString().padStart(6)}`)
+    const main = medianOf(runs[`${name}/${payload}/max`]!.map((run) => run.mainThreadMicros))
+    rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${'max'.padStart(7)} ${fmt(r.max.rps, 7, 0)} ${fmt(r.max.p50, 8)} ${fmt(r.max.p99, 9)} ${''.padStart(12)} ${''.padStart(9)} ${`${cpu.toFixed(0)} (${main.toFixed(0)})`.padStart(15)} ${(r.max.errors + r.max.non2xx).toString().padStart(6)}`)
     for (const rate of pacedRates) {
       const list = r.paced[rate]!
       const p99s = list.map((h) => h.p99)
-      rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${fmt(rate, 7, 0)} ${fmt(medianOf(list.map((h) => h.rps)), 7, 0)} ${fmt(medianOf(list.map((h) => h.p50)), 8)} ${fmt(medianOf(p99s), 9)} ${`${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)}`.padStart(12)} ${fmt(medianOf(list.map((h) => h.p99FromSend)), 9)} ${''.padStart(10)} ${list.reduce((n, h) => n + h.errors, 0).toString().padStart(6)}`)
+      rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${fmt(rate, 7, 0)} ${fmt(medianOf(list.map((h) => h.rps)), 7, 0)} ${fmt(medianOf(list.map((h) => h.p50)), 8)} ${fmt(medianOf(p99s), 9)} ${`${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)}`.padStart(12)} ${fmt(medianOf(list.map((h) => h.p99FromSend)), 9)} ${''.padStart(15)} ${list.reduce((n, h) => n + h.errors, 0).toString().padStart(6)}`)
     }
   }
   const cpuRatio = medianOf(runs[`baseline/${payload}/max`]!.map((b, i) => b.cpuMicros / runs[`secretwire/${payload}/max`]![i]!.cpuMicros))
@@ -140,8 +174,12 @@ for (const payload of Object.keys(bodies)) {
   // paired ratios is what drift disturbs least. The ratio of the two medians is printed beside it.
   const paired = runs[`secretwire/${payload}/max`]!.map((r, i) => r.rps / runs[`baseline/${payload}/max`]![i]!.rps)
   rows.push(`${payload.padEnd(10)} ratio secretwire/baseline throughput: ${(medianOf(paired) * 100).toFixed(1)}% (median of paired rounds: ${paired.map((r) => `${(r * 100).toFixed(0)}%`).join(', ')}; ratio of medians ${(sw.max.rps / base.max.rps * 100).toFixed(1)}%)`)
+  const goRatio = medianOf(runs[`secretwire/${payload}/max`]!.map((r, i) => r.cpuMicros / runs[`go-peer/${payload}/max`]![i]!.cpuMicros))
+  rows.push(`${payload.padEnd(10)} ratio secretwire/go-peer CPU per request: ${goRatio.toFixed(2)}x (median of paired rounds)`)
 }
-const peak = { secretwire: status(secretwire.pid!, 'VmHWM'), baseline: status(baseline.pid!, 'VmHWM') }
+const peak = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pid!, 'VmHWM')])) as Record<ServerName, number>
+const memoryLine = servers.map((s) => `${s.name} ${idleRss[s.name]!.toFixed(0)} / ${loadedRss[s.name]!.toFixed(0)} / ${peak[s.name].toFixed(0)} MiB`).join(', ')
+const readyLine = servers.map((s) => `${s.name} ${s.readyMs.toFixed(0)} ms`).join(', ')
 
 log('cold path: 50 concurrent first admissions of a new NAME')
 const createsBefore = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
@@ -161,8 +199,8 @@ function reconcilerCost(namespaces: number): string {
 // The raw numbers, so two runs can be compared field by field.
 const jsonOut = process.env.BENCH_JSON ?? join(tmpdir(), 'bench.json')
 writeFileSync(jsonOut, JSON.stringify({
-  machine: machine(), connections, seconds, rounds, pacedRates, pacedRounds,
-  runs, results, peakRssMiB: peak, warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
+  ...provenance('bench'), machine: machine(), connections, seconds, rounds, pacedRates, pacedRounds,
+  runs, results, peakRssMiB: peak, idleRssMiB: idleRss, loadedRssMiB: loadedRss, readyMs: Object.fromEntries(servers.map((s) => [s.name, s.readyMs])), warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
   cold: { allowed: coldOk, creates: Object.fromEntries(coldCreates) },
 }, null, 2))
 
@@ -171,12 +209,14 @@ secretwire bench — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${pro
 latency in ms, client side, same machine. "max": autocannon, ${connections} connections, closed loop. Paced rates: one request every
 1/rate s (bench/paced.ts, ${pacedRounds} interleaved rounds of ${seconds} s per rate; p50/p99 are the medians of the rounds, timed from
 when each request was due; "p99 range" = lowest–highest round; "from send" = p99 from when the request was written).
-CPU = server process, all threads, at max rate.
+CPU = server process, all threads, at max rate; in brackets its main thread alone (for Node.js the rest is V8's
+garbage collection and compiler threads; Go schedules its goroutines on any thread, so its main thread means little).
 
-payload    server        rate   req/s   p50 ms    p99 ms    p99 range from send CPU us/req errors
+payload    server        rate   req/s   p50 ms    p99 ms    p99 range from send CPU us/req (main) errors
 ${rows.join('\n')}
 
-peak RSS (VmHWM): secretwire ${peak.secretwire.toFixed(0)} MiB, baseline ${peak.baseline.toFixed(0)} MiB
+RSS idle after warm-up / highest under load (sampled every 500 ms) / peak (VmHWM): ${memoryLine}
+time from spawn to first good answer: ${readyLine} (secretwire's /readyz waits for its watch cache to list)
 warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfter - admissionsBefore} admissions (${((apiAfter - apiBefore) / (admissionsAfter - admissionsBefore)).toFixed(4)} per admission)
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
 logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})

@@ -30,6 +30,11 @@ export class CachedStore implements ObjectStore {
 
   constructor(private readonly known: KnownObjects, private readonly store: ObjectStore) {}
 
+  /** What the watches know, with no request: the warm path reads this alone. */
+  cached(ref: ObjectRef): StoredObject | undefined {
+    return this.known.lookup(ref)
+  }
+
   get(ref: ObjectRef, deadline: Deadline): Promise<StoredObject | undefined> {
     const cached = this.known.lookup(ref)
     if (cached !== undefined) return Promise.resolve(cached)
@@ -154,10 +159,12 @@ export async function startInformers(kc: KubeConfig, storageNamespace: string, l
       for (const w of byKind(ref.kind)) {
         const found = w.state.informer.get(ref.metadata.name, ref.metadata.namespace)
         if (found !== undefined) {
-          created.delete(key(ref))
+          // Its watch has it now. (Only when anything is remembered: the key is a string built per call.)
+          if (created.size > 0) created.delete(key(ref))
           return found
         }
       }
+      if (created.size === 0) return undefined
       const mine = created.get(key(ref))
       if (mine === undefined) return undefined
       if (Date.now() - mine.at < rememberedForMs) return mine.object

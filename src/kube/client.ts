@@ -18,6 +18,8 @@ export interface ObjectStore {
   create(object: ManagedObject, deadline: Deadline): Promise<'created' | 'exists'>
   /** Writes the object's annotations and spec over the stored one's (a JSON merge patch). */
   update(object: ManagedObject, deadline: Deadline): Promise<void>
+  /** The object if known without a request (a watch cache), else undefined: it may exist all the same. */
+  cached?(ref: ObjectRef): StoredObject | undefined
 }
 
 /** KUBECONFIG when given, else the in-cluster service account. Never the library's silent localhost:8080 fallback. */

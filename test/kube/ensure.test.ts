@@ -58,6 +58,26 @@ t.test('a consumer ExternalSecret an older secretwire made is brought to the cur
   t.same((await ensureObjects([...objects.slice(0, 2), older], store, { dryRun: true, deadline: signal() })).updated, [], 'a dry run changes nothing')
 })
 
+t.test('what a watch cache knows is checked with no request; an object it lacks is read as before', async (t) => {
+  const { objects, store } = await setup(t)
+  await ensureObjects(objects, store, { dryRun: false, deadline: signal() })
+  const stored = await Promise.all(objects.map((o) => store.get(o, signal())))
+  let reads = 0
+  const withCache = (known: (i: number) => typeof stored[number]): ObjectStore => ({
+    get: (ref, d) => { reads++; return store.get(ref, d) },
+    create: (o, d) => store.create(o, d),
+    update: (o, d) => store.update(o, d),
+    cached: (ref) => known(objects.findIndex((o) => o.kind === ref.kind && o.metadata.name === ref.metadata.name && o.metadata.namespace === ref.metadata.namespace)),
+  })
+  t.same(await ensureObjects(objects, withCache((i) => stored[i]), { dryRun: false, deadline: signal() }), { created: [], wouldCreate: [], updated: [] })
+  t.equal(reads, 0, 'every object known: no read')
+  t.same(await ensureObjects(objects, withCache((i) => (i === 2 ? undefined : stored[i])), { dryRun: false, deadline: signal() }), { created: [], wouldCreate: [], updated: [] })
+  t.equal(reads, 3, 'one unknown: all are read, as without a cache')
+  const foreign = { ...stored[0]!, metadata: { ...stored[0]!.metadata, labels: {} } }
+  await t.rejects(ensureObjects(objects, withCache((i) => (i === 0 ? foreign : stored[i])), { dryRun: false, deadline: signal() }), ObjectInTheWay,
+    'a cached object without secretwire\'s labels is refused all the same')
+})
+
 t.test('dry run reads and creates nothing', async (t) => {
   const { kc, storage, namespace, objects, store } = await setup(t)
   const outcome = await ensureObjects(objects, store, { dryRun: true, deadline: signal() })

@@ -5,6 +5,7 @@
 //   helm             Helm's CLI, for the chart tests and to render ESO's chart on the node: required by the control plane's module
 //                    (tools/go/controlplane/tools.go), so it shares that module's Kubernetes libraries
 //   kyverno          Kyverno, for the bench that puts secretwire beside it (tools/go/kyverno); never the product
+//   gopeer           a controller-runtime webhook doing secretwire's injection, for `npm run bench` (tools/go/gopeer)
 // tools/build/needs.ts decides which a run needs and builds them before it starts.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -109,4 +110,10 @@ export const KYVERNO_VERSION = 'v1.19.1'
 export async function buildKyverno(out?: Say): Promise<string> {
   const dir = await buildGo({ name: 'kyverno', moduleDir: join(repoRoot, 'tools', 'go', 'kyverno'), packages: ['github.com/kyverno/kyverno/cmd/kyverno'] }, out)
   return join(dir, 'kyverno')
+}
+
+/** The Go peer `npm run bench` measures secretwire against (tools/go/gopeer/main.go says what it does). */
+export async function buildGoPeer(out?: Say): Promise<string> {
+  const dir = await buildGo({ name: 'gopeer', moduleDir: join(repoRoot, 'tools', 'go', 'gopeer'), packages: ['.'] }, out)
+  return join(dir, 'gopeer')
 }

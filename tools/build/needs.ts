@@ -7,7 +7,7 @@
 //
 // `npm run setup [RUN...]` runs prepare alone (default: everything `npm test` and `npm run demo` need).
 import { pathToFileURL } from 'node:url'
-import { buildControlPlane, buildEso, buildHelm, buildKubernetes, buildKyverno, type KubernetesMinor, kubernetesMinors, selectedKubernetes } from './builds.ts'
+import { buildControlPlane, buildEso, buildGoPeer, buildHelm, buildKubernetes, buildKyverno, type KubernetesMinor, kubernetesMinors, selectedKubernetes } from './builds.ts'
 import { downloadGoModule, goModuleDir, goModules, type GoModuleName } from './gomodules.ts'
 import { offline } from './gobuild.ts'
 import { stopWithParent } from './lifeline.ts'
@@ -34,11 +34,13 @@ export type Run =
   | 'controlplane'
   /** The cluster with a node (`npm run test:node`, `npm run demo`). */
   | 'node'
+  /** `npm run bench` (and its siblings but bench:kyverno): a control plane and the Go peer. */
+  | 'bench'
   /** `npm run bench:kyverno`. */
   | 'bench-kyverno'
 
 interface Needs {
-  readonly builds: readonly ('controlplane' | 'kubernetes' | 'eso' | 'helm' | 'kyverno')[]
+  readonly builds: readonly ('controlplane' | 'kubernetes' | 'eso' | 'helm' | 'kyverno' | 'gopeer')[]
   readonly modules: readonly GoModuleName[]
   readonly images: boolean
 }
@@ -49,6 +51,7 @@ export const needs: Readonly<Record<Run, Needs>> = {
   tests: { builds: ['controlplane', 'kubernetes', 'eso', 'helm'], modules: ['eso', 'esoNewest', 'certManager'], images: false },
   // Helm renders ESO's chart, which installs ESO on the node as a Pod (tools/node/eso.ts).
   node: { builds: ['controlplane', 'kubernetes', 'eso', 'helm'], modules: ['eso', 'certManager', 'kubernetes'], images: true },
+  bench: { builds: ['controlplane', 'gopeer'], modules: ['eso', 'certManager'], images: false },
   'bench-kyverno': { builds: ['controlplane', 'kyverno'], modules: ['eso', 'certManager', 'kyverno'], images: false },
 }
 
@@ -85,6 +88,7 @@ export async function prepare(runs: readonly Run[], minors: readonly KubernetesM
     eso: buildEso,
     helm: buildHelm,
     kyverno: buildKyverno,
+    gopeer: buildGoPeer,
   } as const
   const log = (line: string) => { worked = true; say(line) }
   // Side by side: while one build waits on the module proxy or links, another compiles, and the images (which
