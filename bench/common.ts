@@ -1,14 +1,16 @@
 // What every bench script shares: the production build, a control plane and a work directory with a serving
 // certificate, processes stopped on exit, HTTPS calls to a local server, and readings of a process from /proc.
-import { spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { selfSigned } from '../src/server/tls.ts'
 import { startControlPlane, type ControlPlane } from '../tools/cluster/controlplane.ts'
+import { freePort } from '../tools/cluster/net.ts'
 import { prepare, type Run } from '../tools/build/needs.ts'
+import { pod, review } from './reviews.ts'
 import { repoRoot } from '../tools/paths.ts'
 
 export interface Bench {
@@ -102,4 +104,42 @@ export function provenance(script: string): { command: string, commit: string, d
     commit: `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (with uncommitted changes)' : ''}`,
     date: new Date().toISOString(),
   }
+}
+
+/** A server a bench runs: its process, its port, and how long it took from spawn to its first good answer. */
+export interface Server { readonly name: string, readonly port: number, readonly child: ChildProcess, readonly spawnedAt: number, readonly readyMs: number }
+
+/**
+ * Starts a server on a free port (PORT), its output to NAME.log in the work directory (as a container runtime takes
+ * it: no reader competes for the CPU), and waits for a 200: from GET readyPath, or else from a POST of a Pod review.
+ */
+export async function startServer(bench: Bench, name: string, command: string, args: readonly string[], env: Record<string, string>, readyPath?: string): Promise<Server> {
+  const port = await freePort()
+  const log = join(bench.dir, `${name}.log`)
+  const out = openSync(log, 'a')
+  const spawnedAt = Date.now()
+  const spawned = performance.now()
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', out, out] })
+  bench.children.push(child)
+  for (let i = 0; ; i++) {
+    const ok = await call(port, readyPath ? 'GET' : 'POST', readyPath ?? '/mutate', readyPath ? undefined : review(pod('bench', 'x'))).then((r) => r.status === 200, () => false)
+    if (ok) return { name, port, child, spawnedAt, readyMs: performance.now() - spawned }
+    if (i > 3000 || child.exitCode !== null) throw new Error(`${name} did not start: see ${log}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** `secretwire serve` as a bench runs it: the shipped settings, against the bench's control plane and certificate. */
+export function secretwireServe(bench: Bench, nodeArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<Server> {
+  return startServer(bench, 'secretwire', process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve'], {
+    KUBECONFIG: bench.cp.info.kubeconfig, TLS_CERT_FILE: join(bench.dir, 'tls.crt'), TLS_KEY_FILE: join(bench.dir, 'tls.key'),
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: shippedNodeOptions(), ...env,
+  }, '/readyz')
+}
+
+/** The bare fastify baseline (bench/baseline.mjs) with the same certificate and NODE_OPTIONS. */
+export function baselineServe(bench: Bench, nodeArgs: readonly string[] = []): Promise<Server> {
+  return startServer(bench, 'baseline', process.execPath, [...nodeArgs, 'bench/baseline.mjs'], {
+    TLS_CERT: readFileSync(join(bench.dir, 'tls.crt'), 'utf8'), TLS_KEY: readFileSync(join(bench.dir, 'tls.key'), 'utf8'), NODE_OPTIONS: shippedNodeOptions(),
+  })
 }

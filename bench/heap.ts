@@ -6,44 +6,26 @@
 // Deployment and the Pod review, sampled every 500 ms). Then secretwire writes a heap snapshot (SIGUSR2, Node.js's
 // --heapsnapshot-signal) and its nodes are summed by what they are: V8's own categories (compiled code, strings,
 // arrays, closures) and, for objects, their constructor. Prints the tables and writes the JSON beside the snapshot.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { freePort } from '../tools/cluster/net.ts'
-import { repoRoot } from '../tools/paths.ts'
-import { call, machine, provenance, setUp, shippedNodeOptions } from './common.ts'
+import { baselineServe, machine, provenance, secretwireServe, setUp } from './common.ts'
 import { deployment, pod, review } from './reviews.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 15)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const log = (line: string) => process.stderr.write(`[bench:heap] ${line}\n`)
 
-const { cp, dir, children, cleanup } = await setUp('heap')
+const bench = await setUp('heap')
+const { cp, dir, cleanup } = bench
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)
 for (const name of ['eso-secret-storage', 'bench', 'secretwire']) await core.createNamespace({ body: { metadata: { name } } })
-const tls = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') }
-
-async function start(name: string, args: string[], env: Record<string, string>, readyPath: string | undefined): Promise<{ port: number, child: ChildProcess }> {
-  const port = await freePort()
-  const out = openSync(join(dir, `${name}.log`), 'a')
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', out, out], env: { ...process.env, ...env, PORT: String(port) } })
-  children.push(child)
-  for (let i = 0; !(await call(port, readyPath ? 'GET' : 'POST', readyPath ?? '/mutate', readyPath ? undefined : bodies.pod).then((r) => r.status === 200, () => false)); i++) {
-    if (i > 300 || child.exitCode !== null) throw new Error(`${name} did not start: see ${join(dir, `${name}.log`)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return { port, child }
-}
-
 const bodies = { deployment: review(deployment('bench', 'grafana-db')), pod: review(pod('bench', 'grafana-db')) }
 const snapshots = join(dir, 'snapshots')
 mkdirSync(snapshots)
-const secretwire = await start('secretwire', [`--heapsnapshot-signal=SIGUSR2`, `--diagnostic-dir=${snapshots}`, 'dist/cli/main.js', 'serve'], {
-  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: 'info', NODE_OPTIONS: shippedNodeOptions(),
-}, '/readyz')
-const baseline = await start('baseline', ['bench/baseline.mjs'], { TLS_CERT: tls.cert, TLS_KEY: tls.key, NODE_OPTIONS: shippedNodeOptions() }, undefined)
+const secretwire = await secretwireServe(bench, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`])
+const baseline = await baselineServe(bench)
 const servers = { secretwire, baseline }
 
 /** Resident memory in MiB, split into file-backed pages (code of the binary and libraries) and anonymous ones. */

@@ -6,56 +6,44 @@
 // lives (through the bundle's source maps): Node.js internals by module, each package of node_modules, each file of
 // secretwire's, the garbage collector. Prints a table of µs per admission for both and their difference (docs/performance.md keeps one) and
 // writes the profiles and the JSON beside them. The profiles see the main thread only (`npm run bench` counts all).
-import { spawn } from 'node:child_process'
-import { existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { SourceMap, type SourceMapPayload } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { freePort } from '../tools/cluster/net.ts'
-import { repoRoot } from '../tools/paths.ts'
-import { call, machine, provenance, setUp, shippedNodeOptions } from './common.ts'
+import { baselineServe, call, machine, provenance, secretwireServe, setUp, type Server } from './common.ts'
 import { deployment, pod, review } from './reviews.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 15)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16)
 const log = (line: string) => process.stderr.write(`[bench:profile] ${line}\n`)
 
-const { cp, dir, children, cleanup } = await setUp('profile')
+const bench = await setUp('profile')
+const { cp, dir, cleanup } = bench
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)
 for (const name of ['eso-secret-storage', 'bench', 'secretwire']) await core.createNamespace({ body: { metadata: { name } } })
 const bodies = { deployment: review(deployment('bench', 'grafana-db')), pod: review(pod('bench', 'grafana-db')) }
 
 interface Profiled { readonly requests: number, readonly self: Map<string, number> }
 
-/** Runs one server under the profiler, loads it, stops it and sums its profile's self time by place, in µs. */
-async function profiled(name: string, args: readonly string[], env: Record<string, string>, readyPath: string | undefined): Promise<Profiled> {
-  const port = await freePort()
+/** Runs one server under the profiler (`start` given the node flags), loads it, stops it and sums its profile's self time by place, in µs. */
+async function profiled(name: string, start: (nodeArgs: readonly string[]) => Promise<Server>): Promise<Profiled> {
   const profiles = join(dir, `profiles-${name}`)
-  const out = openSync(join(dir, `${name}.log`), 'a')
-  const spawned = Date.now()
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profiles}`, ...args], {
-    cwd: repoRoot, stdio: ['ignore', out, 'inherit'], env: { ...process.env, ...env, PORT: String(port) },
-  })
-  children.push(child)
-  for (let i = 0; !(await call(port, readyPath ? 'GET' : 'POST', readyPath ?? '/mutate', readyPath ? undefined : bodies.pod).then((r) => r.status === 200, () => false)); i++) {
-    if (i > 300 || child.exitCode !== null) throw new Error(`${name} did not start: see ${join(dir, `${name}.log`)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  const { port, child, spawnedAt } = await start(['--cpu-prof', `--cpu-prof-dir=${profiles}`])
   // The first admission of each makes the ESO objects (the cold path, not profiled apart); then all is warm.
   for (const body of Object.values(bodies)) await call(port, 'POST', '/mutate', body)
   let requests = 0
   // Only the samples taken while the load ran count (not start-up, the cold path or shutdown): the profile's clock
   // starts with the process, so these are offsets from the spawn, in µs.
-  const loadFrom = (Date.now() - spawned) * 1000
+  const loadFrom = (Date.now() - spawnedAt) * 1000
   for (const [payload, body] of Object.entries(bodies)) {
     const r = await autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', connections, duration: seconds, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
     if (r.errors > 0 || r.non2xx > 0) throw new Error(`${name} / ${payload}: ${r.errors} errors, ${r.non2xx} non-2xx answers`)
     requests += r.requests.total
     log(`${name} / ${payload}: ${r.requests.total} admissions in ${seconds} s`)
   }
-  const loadTo = (Date.now() - spawned) * 1000
+  const loadTo = (Date.now() - spawnedAt) * 1000
   child.kill('SIGTERM')
   await new Promise((r) => child.once('exit', r))
   const file = readdirSync(profiles).find((f) => f.endsWith('.cpuprofile'))
@@ -102,10 +90,9 @@ function place(frame: { functionName: string, url: string, lineNumber: number, c
   return url
 }
 
-const secretwire = await profiled('secretwire', ['dist/cli/main.js', 'serve'], {
-  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: 'info', SECRETWIRE_SHUTDOWN_DELAY_MS: '0', NODE_OPTIONS: shippedNodeOptions(),
-}, '/readyz')
-const baseline = await profiled('baseline', ['bench/baseline.mjs'], { TLS_CERT: readFileSync(join(dir, 'tls.crt'), 'utf8'), TLS_KEY: readFileSync(join(dir, 'tls.key'), 'utf8'), NODE_OPTIONS: shippedNodeOptions() }, undefined)
+// SIGTERM right away: the profile is written when the process exits.
+const secretwire = await profiled('secretwire', (nodeArgs) => secretwireServe(bench, nodeArgs, { LOG_LEVEL: 'info', SECRETWIRE_SHUTDOWN_DELAY_MS: '0' }))
+const baseline = await profiled('baseline', (nodeArgs) => baselineServe(bench, nodeArgs))
 
 const per = (p: Profiled, where: string) => (p.self.get(where) ?? 0) / p.requests
 const total = (p: Profiled) => [...p.self.values()].reduce((n, v) => n + v, 0) / p.requests

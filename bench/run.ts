@@ -8,18 +8,17 @@
 // client (bench/paced.ts) sends both constant rates of 100 and 1,000 admissions/s, with a Deployment of a few KB (four
 // containers) and a Pod. Then: API requests per warm admission (from secretwire's own metrics), the cold path
 // (50 concurrent first admissions of a new NAME, counting creates). Memory over time: bench/soak.ts.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { isDeepStrictEqual } from 'node:util'
-import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
 import jsonpatch from 'fast-json-patch'
 import { buildGoPeer } from '../tools/build/builds.ts'
-import { freePort } from '../tools/cluster/net.ts'
 import { repoRoot } from '../tools/paths.ts'
-import { call, cpuSeconds, machine, mainThreadCpuSeconds, memory, provenance, setUp, shippedNodeOptions } from './common.ts'
+import { baselineServe, call, cpuSeconds, machine, mainThreadCpuSeconds, memory, provenance, secretwireServe, setUp, startServer, type Server } from './common.ts'
 import { paced, type PacedResult } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
 
@@ -28,31 +27,11 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8)
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 
 log(`building dist/ and starting a local control plane (${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'})`)
-const { cp, dir, children, cleanup } = await setUp('bench', 'bench')
+const bench = await setUp('bench', 'bench')
+const { cp, dir, cleanup } = bench
 const core = cp.kubeConfig().makeApiClient(CoreV1Api)
 // secretwire: the reconciler's Lease (it runs beside the admissions, as in a cluster).
 for (const name of ['eso-secret-storage', 'bench', 'cold', 'secretwire']) await core.createNamespace({ body: { metadata: { name } } })
-const tls = { cert: readFileSync(join(dir, 'tls.crt'), 'utf8'), key: readFileSync(join(dir, 'tls.key'), 'utf8') }
-
-/** A server of the bench: its process, its port, and how long it took from spawn to its first good answer. */
-interface Server { readonly name: ServerName, readonly port: number, readonly child: ChildProcess, readonly readyMs: number }
-type ServerName = 'secretwire' | 'baseline' | 'go-peer'
-
-async function start(name: ServerName, command: string, args: string[], env: Record<string, string>, readyPath?: string): Promise<Server> {
-  // Asked for once the servers before hold theirs, so no two can coincide.
-  const port = await freePort()
-  // Logs go to a file, as a container runtime would take them; no reader competes for the CPU.
-  const out = openSync(join(dir, `${name}.log`), 'a')
-  const spawned = performance.now()
-  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', out, out] })
-  children.push(child)
-  for (let i = 0; ; i++) {
-    const ok = await call(port, readyPath ? 'GET' : 'POST', readyPath ?? '/mutate', readyPath ? undefined : review(pod('bench', 'x'))).then((r) => r.status === 200, () => false)
-    if (ok) return { name, port, child, readyMs: performance.now() - spawned }
-    if (i > 3000 || child.exitCode !== null) throw new Error(`${name} did not start: see ${join(dir, `${name}.log`)}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 const status = memory
 
@@ -64,7 +43,7 @@ async function metric(port: number, name: string): Promise<Map<string, number>> 
 }
 const sum = (m: Map<string, number>, filter = '') => [...m].filter(([k]) => k.includes(filter)).reduce((n, [, v]) => n + v, 0)
 
-const loadedRss: Partial<Record<ServerName, number>> = {}
+const loadedRss: Record<string, number> = {}
 interface Run { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuMicros: number, mainThreadMicros: number }
 async function load(server: Server, body: unknown, opts: { amount?: number, duration?: number } = {}): Promise<Run> {
   const pid = server.child.pid!
@@ -84,11 +63,9 @@ async function load(server: Server, body: unknown, opts: { amount?: number, dura
   }
 }
 
-const secretwire = await start('secretwire', process.execPath, ['dist/cli/main.js', 'serve'], {
-  KUBECONFIG: cp.info.kubeconfig, TLS_CERT_FILE: join(dir, 'tls.crt'), TLS_KEY_FILE: join(dir, 'tls.key'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: shippedNodeOptions(),
-}, '/readyz')
-const baseline = await start('baseline', process.execPath, ['bench/baseline.mjs'], { TLS_CERT: tls.cert, TLS_KEY: tls.key, NODE_OPTIONS: shippedNodeOptions() })
-const goPeer = await start('go-peer', await buildGoPeer(), ['-cert-dir', dir], {})
+const secretwire = await secretwireServe(bench)
+const baseline = await baselineServe(bench)
+const goPeer = await startServer(bench, 'go-peer', await buildGoPeer(), ['-cert-dir', dir], {})
 const servers = [secretwire, baseline, goPeer] as const
 const swPort = secretwire.port
 
@@ -177,8 +154,8 @@ for (const payload of Object.keys(bodies)) {
   const goRatio = medianOf(runs[`secretwire/${payload}/max`]!.map((r, i) => r.cpuMicros / runs[`go-peer/${payload}/max`]![i]!.cpuMicros))
   rows.push(`${payload.padEnd(10)} ratio secretwire/go-peer CPU per request: ${goRatio.toFixed(2)}x (median of paired rounds)`)
 }
-const peak = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pid!, 'VmHWM')])) as Record<ServerName, number>
-const memoryLine = servers.map((s) => `${s.name} ${idleRss[s.name]!.toFixed(0)} / ${loadedRss[s.name]!.toFixed(0)} / ${peak[s.name].toFixed(0)} MiB`).join(', ')
+const peak = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pid!, 'VmHWM')])) as Record<string, number>
+const memoryLine = servers.map((s) => `${s.name} ${idleRss[s.name]!.toFixed(0)} / ${loadedRss[s.name]!.toFixed(0)} / ${peak[s.name]!.toFixed(0)} MiB`).join(', ')
 const readyLine = servers.map((s) => `${s.name} ${s.readyMs.toFixed(0)} ms`).join(', ')
 
 log('cold path: 50 concurrent first admissions of a new NAME')

@@ -31,6 +31,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -48,6 +49,12 @@ const (
 
 type entry struct{ name, form, env string }
 
+// The forms this fixture knows: the env var's default suffix and the Secret's key (contract.ts passwordForms).
+var forms = map[string]struct{ suffix, key string }{
+	"raw": {suffix: "", key: "password"},
+	"url": {suffix: "_URLENCODED", key: "password-url"},
+}
+
 // parse reads NAME[:FORM][=ENV_VAR], comma-separated, as secretwire does for the forms this fixture knows.
 func parse(value string) ([]entry, error) {
 	var out []entry
@@ -64,13 +71,12 @@ func parse(value string) ([]entry, error) {
 		if i := strings.IndexByte(item, ':'); i >= 0 {
 			name, form = item[:i], item[i+1:]
 		}
-		suffix := map[string]string{"raw": "", "url": "_URLENCODED"}
-		s, ok := suffix[form]
+		f, ok := forms[form]
 		if !ok {
 			return nil, fmt.Errorf("%s: form %q is not supported by this fixture", sharedSecretKey, form)
 		}
 		if env == "" {
-			env = strings.ReplaceAll(strings.ToUpper(name), "-", "_") + s
+			env = strings.ReplaceAll(strings.ToUpper(name), "-", "_") + f.suffix
 		}
 		out = append(out, entry{name: name, form: form, env: env})
 	}
@@ -78,14 +84,14 @@ func parse(value string) ([]entry, error) {
 }
 
 func envVar(e entry) corev1.EnvVar {
-	key := map[string]string{"raw": "password", "url": "password-url"}[e.form]
+	key := forms[e.form].key
 	return corev1.EnvVar{Name: e.env, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "secretwire-" + e.name}, Key: key,
 	}}}
 }
 
 // inject wires one pod template (or Pod) in place; annotations are the ones that count for it.
-func inject(meta *metav1Like, spec *corev1.PodSpec, annotations []map[string]string) (bool, error) {
+func inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, annotations []map[string]string) (bool, error) {
 	var value, containers string
 	for _, a := range annotations {
 		if v, ok := a[sharedSecretKey]; ok {
@@ -155,18 +161,16 @@ func inject(meta *metav1Like, spec *corev1.PodSpec, annotations []map[string]str
 		}
 	}
 	sort.Strings(names)
-	if *meta.labels == nil {
-		*meta.labels = map[string]string{}
+	if meta.Labels == nil {
+		meta.Labels = map[string]string{}
 	}
-	(*meta.labels)[consumerLabel] = "true"
-	if *meta.annotations == nil {
-		*meta.annotations = map[string]string{}
+	meta.Labels[consumerLabel] = "true"
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
 	}
-	(*meta.annotations)[consumesKey] = strings.Join(names, ",")
+	meta.Annotations[consumesKey] = strings.Join(names, ",")
 	return true, nil
 }
-
-type metav1Like struct{ labels, annotations *map[string]string }
 
 type injector struct{ decoder admission.Decoder }
 
@@ -177,17 +181,15 @@ func (h *injector) Handle(_ context.Context, req admission.Request) admission.Re
 		if err := h.decoder.Decode(req, &pod); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
-		meta := &metav1Like{&pod.Labels, &pod.Annotations}
-		return h.respond(req, &pod, func() (bool, error) { return inject(meta, &pod.Spec, []map[string]string{pod.Annotations}) })
+		return h.respond(req, &pod, func() (bool, error) { return inject(&pod.ObjectMeta, &pod.Spec, []map[string]string{pod.Annotations}) })
 	case "Deployment":
 		var d appsv1.Deployment
 		if err := h.decoder.Decode(req, &d); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
 		// As secretwire: the workload's own annotations and its template's count, the workload is marked.
-		meta := &metav1Like{&d.Labels, &d.Annotations}
 		return h.respond(req, &d, func() (bool, error) {
-			return inject(meta, &d.Spec.Template.Spec, []map[string]string{d.Annotations, d.Spec.Template.Annotations})
+			return inject(&d.ObjectMeta, &d.Spec.Template.Spec, []map[string]string{d.Annotations, d.Spec.Template.Annotations})
 		})
 	}
 	return admission.Allowed("not a kind this fixture wires")
