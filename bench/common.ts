@@ -86,13 +86,21 @@ function statCpu(path: string): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** The NODE_OPTIONS secretwire's container is shipped with (deploy/webhook/deployment.yaml): measured as it runs. */
-export function shippedNodeOptions(): string {
+/**
+ * The runtime settings secretwire's container is shipped with (deploy/webhook/deployment.yaml): NODE_OPTIONS, and
+ * MALLOC_ARENA_MAX when set. Both Node.js servers of a bench run with them: measured as it runs.
+ */
+export function shippedRuntimeEnv(): Record<string, string> {
   const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'webhook', 'deployment.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string })
   const deployment = docs.find((d) => d.kind === 'Deployment') as { spec: { template: { spec: { containers: { env?: { name: string, value?: string }[] }[] } } } } | undefined
-  const value = deployment?.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value
-  if (value === undefined) throw new Error('deploy/webhook/deployment.yaml: no NODE_OPTIONS on secretwire\'s container')
-  return value
+  const env = deployment?.spec.template.spec.containers[0]?.env ?? []
+  const out: Record<string, string> = {}
+  for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) {
+    const value = env.find((e) => e.name === name)?.value
+    if (value !== undefined) out[name] = value
+  }
+  if (out.NODE_OPTIONS === undefined) throw new Error('deploy/webhook/deployment.yaml: no NODE_OPTIONS on secretwire\'s container')
+  return out
 }
 
 /** What a result came from, for its JSON: the command as typed (BENCH_ settings included), the commit, the date. */
@@ -113,7 +121,7 @@ export interface Server { readonly name: string, readonly port: number, readonly
  * Starts a server on a free port (PORT), its output to NAME.log in the work directory (as a container runtime takes
  * it: no reader competes for the CPU), and waits for a 200: from GET readyPath, or else from a POST of a Pod review.
  */
-export async function startServer(bench: Bench, name: string, command: string, args: readonly string[], env: Record<string, string>, readyPath?: string): Promise<Server> {
+export async function startServer(bench: Bench, name: string, command: string, args: readonly string[], env: Record<string, string | undefined>, readyPath?: string): Promise<Server> {
   const port = await freePort()
   const log = join(bench.dir, `${name}.log`)
   const out = openSync(log, 'a')
@@ -129,17 +137,20 @@ export async function startServer(bench: Bench, name: string, command: string, a
   }
 }
 
-/** `secretwire serve` as a bench runs it: the shipped settings, against the bench's control plane and certificate. */
-export function secretwireServe(bench: Bench, nodeArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<Server> {
+/**
+ * `secretwire serve` as a bench runs it: the shipped settings, against the bench's control plane and certificate.
+ * `env` overrides them; a name set to undefined is left out of the process's environment.
+ */
+export function secretwireServe(bench: Bench, nodeArgs: readonly string[] = [], env: Record<string, string | undefined> = {}): Promise<Server> {
   return startServer(bench, 'secretwire', process.execPath, [...nodeArgs, 'dist/cli/main.js', 'serve'], {
     KUBECONFIG: bench.cp.info.kubeconfig, TLS_CERT_FILE: join(bench.dir, 'tls.crt'), TLS_KEY_FILE: join(bench.dir, 'tls.key'),
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: shippedNodeOptions(), ...env,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ...shippedRuntimeEnv(), ...env,
   }, '/readyz')
 }
 
-/** The bare fastify baseline (bench/baseline.mjs) with the same certificate and NODE_OPTIONS. */
-export function baselineServe(bench: Bench, nodeArgs: readonly string[] = []): Promise<Server> {
+/** The bare fastify baseline (bench/baseline.mjs) with the same certificate and runtime settings (`env` as above). */
+export function baselineServe(bench: Bench, nodeArgs: readonly string[] = [], env: Record<string, string | undefined> = {}): Promise<Server> {
   return startServer(bench, 'baseline', process.execPath, [...nodeArgs, 'bench/baseline.mjs'], {
-    TLS_CERT: readFileSync(join(bench.dir, 'tls.crt'), 'utf8'), TLS_KEY: readFileSync(join(bench.dir, 'tls.key'), 'utf8'), NODE_OPTIONS: shippedNodeOptions(),
+    TLS_CERT: readFileSync(join(bench.dir, 'tls.crt'), 'utf8'), TLS_KEY: readFileSync(join(bench.dir, 'tls.key'), 'utf8'), ...shippedRuntimeEnv(), ...env,
   })
 }
