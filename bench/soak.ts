@@ -26,6 +26,7 @@ import { createMetrics } from '../src/observe/metrics.ts'
 import { startControlPlane } from '../tools/cluster/controlplane.ts'
 import { prepare } from '../tools/build/needs.ts'
 import { deployment, pod, review } from './reviews.ts'
+import { provenance } from './common.ts'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with node --expose-gc (npm run bench:soak does)')
@@ -106,7 +107,7 @@ await cp.stop()
 
 const first = checkpoints[1]!, last = checkpoints.at(-1)!
 const out = process.env.BENCH_JSON ?? join(tmpdir(), 'bench-soak.json')
-writeFileSync(out, JSON.stringify({ machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, total, concurrency, denied, failed, newNames: fresh, checkpoints }, null, 2))
+writeFileSync(out, JSON.stringify({ ...provenance('bench:soak'), runtime: { NODE_OPTIONS: process.env.NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }, machine: { cores: cpus().length, model: cpus()[0]?.model, node: process.version }, total, concurrency, denied, failed, newNames: fresh, checkpoints }, null, 2))
 console.log(`
 secretwire soak — ${total.toLocaleString('en')} admissions in-process (fastify inject, ${concurrency} in flight), ${cpus().length} cores, Node.js ${process.version}
 heap after a forced full GC, at each tenth; cached = managed objects held by the watch cache; memo = entries in the bounded memos
