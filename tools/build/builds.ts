@@ -107,9 +107,12 @@ export async function buildHelm(out?: Say): Promise<string> {
 
 export const KYVERNO_VERSION = 'v1.19.1'
 
-export async function buildKyverno(out?: Say): Promise<string> {
-  const dir = await buildGo({ name: 'kyverno', moduleDir: join(repoRoot, 'tools', 'go', 'kyverno'), packages: ['github.com/kyverno/kyverno/cmd/kyverno'] }, out)
-  return join(dir, 'kyverno')
+export async function buildKyverno(out?: Say): Promise<{ readonly admission: string, readonly background: string }> {
+  const dir = await buildGo({
+    name: 'kyverno', moduleDir: join(repoRoot, 'tools', 'go', 'kyverno'),
+    packages: ['github.com/kyverno/kyverno/cmd/kyverno', 'github.com/kyverno/kyverno/cmd/background-controller'],
+  }, out)
+  return { admission: join(dir, 'kyverno'), background: join(dir, 'background-controller') }
 }
 
 /** The Go peer `npm run bench` measures secretwire against (tools/go/gopeer/main.go says what it does). */
