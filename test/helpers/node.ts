@@ -74,6 +74,20 @@ export function reporter(vars: readonly string[], opts: { exit?: boolean, extraE
 /** A reporter's log as VAR → SHA-256. */
 export const reported = (log: string) => Object.fromEntries(log.trim().split('\n').map((l) => l.split('=') as [string, string]))
 
+/**
+ * The Pod's report once it holds every key asked for. A Pod is Running as soon as its shell starts, before its echo
+ * lines ran: read at once, the log missed the last of them on a slow machine (a cold CI run). After `timeoutMs`, what
+ * the log holds, so the test's assertion names the key that never came.
+ */
+export async function reportOf(kc: KubeConfig, namespace: string, pod: string, keys: readonly string[], timeoutMs = 30_000): Promise<Record<string, string>> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const report = reported(await logOf(kc, namespace, pod))
+    if (keys.every((k) => report[k] !== undefined) || Date.now() > until) return report
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
 /** The SHA-256 of shared secret NAME's stored password. */
 export async function storedHashOf(kc: KubeConfig, name: string): Promise<string> {
   const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ namespace: 'eso-secret-storage', name: `secretwire-${name}` })

@@ -159,3 +159,44 @@ t.test('an object naming 16 shared secrets keeps at most 8 API reads in flight',
   t.equal(outcome.wouldCreate.length, 48)
   t.same(await inventory(kc, storage, namespace), [], 'dry run: nothing created')
 })
+
+t.test('an object naming 16 shared secrets is made in three waves, at most 8 creates at a time: generators, stored passwords, consumers', async (t) => {
+  const { kc, storage, namespace, store } = await setup(t)
+  const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
+  const names = Array.from({ length: limits.sharedSecretsPerObject }, (_, i) => `w${i}`)
+  const objects = [
+    ...names.flatMap((n) => storageObjects(n, defaultPassword, s)),
+    ...names.map((n) => consumerExternalSecret(n, namespace, s)),
+  ]
+  let inFlight = 0
+  let most = 0
+  // Each create as it starts, with what had already been made then: the real store, watched.
+  const made = new Set<string>()
+  const started: { object: string, madeBefore: Set<string> }[] = []
+  const key = (o: ManagedObject) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`
+  const counted: ObjectStore = {
+    get: (ref, d) => store.get(ref, d),
+    async create(o, d) {
+      started.push({ object: key(o), madeBefore: new Set(made) })
+      most = Math.max(most, ++inFlight)
+      try {
+        return await store.create(o, d)
+      } finally {
+        inFlight--
+        made.add(key(o))
+      }
+    },
+    update: (o, d) => store.update(o, d),
+  }
+  const outcome = await ensureObjects(objects, counted, { dryRun: false, deadline: signal() })
+  t.equal(started.length, 48, 'every object created once')
+  t.equal(most, limits.concurrentApiCalls, `${limits.concurrentApiCalls} creates in flight at most, and that many used`)
+  const passwords = objects.filter((o) => o.kind === 'Password').map(key)
+  const pushes = objects.filter((o) => o.kind === 'PushSecret').map(key)
+  for (const { object, madeBefore } of started) {
+    if (object.startsWith('PushSecret')) t.ok(passwords.every((p) => madeBefore.has(p)), `${object}: after every generator`)
+    if (object.startsWith('ExternalSecret')) t.ok(pushes.every((p) => madeBefore.has(p)), `${object}: after every stored password`)
+  }
+  t.same(outcome.created.map(key), objects.map(key), 'reported in plan order')
+  t.equal((await inventory(kc, storage, namespace)).length, 48)
+})

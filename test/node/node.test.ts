@@ -15,7 +15,7 @@ import { images } from '../../tools/build/images.ts'
 import { installSecretwire, untilRolledOut } from '../../tools/node/install.ts'
 import { ESO_CONTROLLER_SELECTOR, ESO_NAMESPACE, ESO_RELEASE } from '../../tools/node/eso.ts'
 import { initConfigMap, loginLine, manyNames, postgresServer, psqlClient } from '../../tools/node/postgres.ts'
-import { logOf, nodeCluster, reported, reporter, running, sha256, storedHashOf, untilPods } from '../helpers/node.ts'
+import { logOf, nodeCluster, reportOf, reporter, running, sha256, storedHashOf, untilPods } from '../helpers/node.ts'
 import { annotated, pod, workload } from '../helpers/objects.ts'
 import { defaultEnvVar, namePrefix } from '../../src/core/contract.ts'
 import { resources } from '../../src/core/esoobjects.ts'
@@ -65,8 +65,8 @@ t.test('Grafana and PostgreSQL in two namespaces start with the same password; $
   const [g] = await untilPods(kc, 'grafana', 'Grafana running', (p) => running(p))
   const [pg] = await untilPods(kc, 'db', 'PostgreSQL running', (p) => running(p))
   const stored = await storedHash('grafana-db')
-  const fromGrafana = reported(await logOf(kc, 'grafana', g!.metadata!.name!))
-  const fromPostgres = reported(await logOf(kc, 'db', pg!.metadata!.name!))
+  const fromGrafana = await reportOf(kc, 'grafana', g!.metadata!.name!, ['GRAFANA_DB'])
+  const fromPostgres = await reportOf(kc, 'db', pg!.metadata!.name!, ['POSTGRES_PASSWORD'])
   t.equal(fromGrafana.GRAFANA_DB, stored, 'Grafana\'s container holds the stored password')
   t.equal(fromPostgres.POSTGRES_PASSWORD, stored, 'PostgreSQL\'s container holds the same password')
   const secret = await core.readNamespacedSecret({ namespace: 'eso-secret-storage', name: 'secretwire-grafana-db' })
@@ -91,7 +91,7 @@ t.test('the url and file forms on a real kubelet: decoded, read from the file by
   }]
   await apps.createNamespacedDeployment({ namespace: 'grafana', body: forms })
   const [p] = await untilPods(kc, 'grafana', 'the forms Pod running', (pods) => running(pods), undefined, 'app=forms')
-  const got = reported(await logOf(kc, 'grafana', p!.metadata!.name!))
+  const got = await reportOf(kc, 'grafana', p!.metadata!.name!, ['URL', 'FILE', 'MODE', 'WRITE', 'ID'])
   const stored = await storedHash('grafana-db')
   t.equal(got.URL, stored, 'GRAFANA_DB_URLENCODED decodes to the stored password')
   t.equal(got.FILE, stored, 'the file GRAFANA_DB_FILE names holds the stored password, read by uid 1000')
@@ -133,7 +133,7 @@ t.test('a Pod whose Secret is not synced yet waits (CreateContainerConfigError),
   t.pass('waiting: CreateContainerConfigError (Secret secretwire-late-db not found)')
   await esoReplicas(1)
   const [p] = await untilPods(kc, 'late', 'the Pod running once ESO synced', (p) => running(p))
-  t.equal(reported(await logOf(kc, 'late', p!.metadata!.name!)).LATE_DB, await storedHash('late-db'), 'it started with the password')
+  t.equal((await reportOf(kc, 'late', p!.metadata!.name!, ['LATE_DB'])).LATE_DB, await storedHash('late-db'), 'it started with the password')
 })
 
 t.test('one secretwire Pod deleted: admissions keep working through the other, none is lost', async (t) => {
@@ -178,7 +178,7 @@ t.test('secretwire scaled to zero: annotated Pods are refused, nothing else is, 
   await untilRolledOut(kc, 'secretwire', 'secretwire')
   const pods = await untilPods(kc, 'outage', 'the ReplicaSet\'s retry succeeds', (p) => p.filter((x) => x.metadata?.name !== 'plain').some((x) => x.status?.containerStatuses?.[0]?.ready === true), 120_000)
   const app = pods.find((x) => x.metadata?.name !== 'plain')!
-  t.equal(reported(await logOf(kc, 'outage', app.metadata!.name!)).OUTAGE_DB, await storedHash('outage-db'), 'and it runs with the password')
+  t.equal((await reportOf(kc, 'outage', app.metadata!.name!, ['OUTAGE_DB'])).OUTAGE_DB, await storedHash('outage-db'), 'and it runs with the password')
 })
 
 t.test('the serving certificate rotated (certs/generate.sh again, re-applied): no admission fails', async (t) => {
@@ -224,7 +224,7 @@ t.test('a Job and a CronJob run to completion with the password', async (t) => {
   }, 150_000)
   const stored = await storedHash('batch-db')
   for (const p of done.filter((x) => x.status?.phase === 'Succeeded')) {
-    t.equal(reported(await logOf(kc, 'batch', p.metadata!.name!)).BATCH_DB, stored, `${p.metadata?.labels?.['job-name']}: completed with the password`)
+    t.equal((await reportOf(kc, 'batch', p.metadata!.name!, ['BATCH_DB'])).BATCH_DB, stored, `${p.metadata?.labels?.['job-name']}: completed with the password`)
   }
 })
 

@@ -13,7 +13,7 @@ import { repoRoot } from '../../tools/paths.ts'
 import { untilSecretwireAnswers } from '../../tools/cluster/webhook.ts'
 import { injectionPolicyName } from '../../src/manifests/injection.ts'
 import { cli } from '../helpers/cli.ts'
-import { logOf, nodeCluster, reported, reporter, running, storedHashOf, untilPods } from '../helpers/node.ts'
+import { nodeCluster, reportOf, reporter, running, storedHashOf, untilPods } from '../helpers/node.ts'
 import { annotated, workload } from '../helpers/objects.ts'
 
 t.setTimeout(600_000)
@@ -67,7 +67,7 @@ t.test('secretwire down: Deployments roll out wired by the API server, and run w
   }, 180_000)
   await apps.createNamespacedDeployment({ namespace: early, body: deployment(early) })
   const [before] = await untilPods(kc, early, 'the consumer from before the outage runs', (p) => running(p))
-  const hash = reported(await logOf(kc, early, before!.metadata!.name!)).MAP_DB
+  const hash = (await reportOf(kc, early, before!.metadata!.name!, ['MAP_DB'])).MAP_DB
   t.equal(hash, await storedHashOf(kc, 'map-db'), 'a consumer from before the outage runs with the stored password')
 
   await scale(0)
@@ -96,7 +96,7 @@ t.test('secretwire down: Deployments roll out wired by the API server, and run w
   await scale(2)
   await untilRolledOut(kc, 'secretwire', 'secretwire')
   const [after] = await untilPods(kc, late, 'the Pod admitted during the outage runs once secretwire is back', (p) => running(p), 180_000)
-  t.equal(reported(await logOf(kc, late, after!.metadata!.name!)).MAP_DB, hash, 'with the same password as the consumer from before the outage')
+  t.equal((await reportOf(kc, late, after!.metadata!.name!, ['MAP_DB'])).MAP_DB, hash, 'with the same password as the consumer from before the outage')
 
   // Left out by the policy file: a Warning on the Deployment, no Secret, the Pod still waiting.
   const event = await until('an Event on the Deployment in the namespace the policy leaves out', async () =>
