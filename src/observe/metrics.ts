@@ -6,6 +6,7 @@ import type { AdmissionRequest } from '../core/review.ts'
 import { AdmissionError, KubernetesFailure, ObjectInTheWay } from '../core/errors.ts'
 import { resources, type ManagedKind, type ObjectRef } from '../core/esoobjects.ts'
 import type { ObjectStore } from '../kube/client.ts'
+import { PlainCounter, PlainHistogram, type CounterSeries, type HistogramSeries } from './series.ts'
 import { workloadKind } from '../core/workload.ts'
 
 /** What the metrics read of one admission (the handler's outcome, admit.ts `Admission`). */
@@ -37,19 +38,12 @@ const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  const admissions = new Counter({
-    name: 'secretwire_admissions_total',
-    help: 'Admission requests answered, by kind, operation and outcome (allowed, patched, denied, error; waived: an update that changed no secretwire annotation, admitted despite a denial).',
-    labelNames: ['kind', 'operation', 'outcome'] as const,
-    registers: [registry],
-  })
-  const admissionDuration = new Histogram({
-    name: 'secretwire_admission_duration_seconds',
-    help: 'Time from a decoded AdmissionReview to its answer, ensure included.',
-    labelNames: ['kind'] as const,
-    buckets: latencyBuckets,
-    registers: [registry],
-  })
+  // Recorded on every admission: plain numbers until a scrape (series.ts).
+  const admissions = new PlainCounter('secretwire_admissions_total',
+    'Admission requests answered, by kind, operation and outcome (allowed, patched, denied, error; waived: an update that changed no secretwire annotation, admitted despite a denial).',
+    registry)
+  const admissionDuration = new PlainHistogram('secretwire_admission_duration_seconds',
+    'Time from a decoded AdmissionReview to its answer, ensure included.', registry, latencyBuckets)
   const creates = new Counter({
     name: 'secretwire_ensure_creates_total',
     help: 'ESO objects created by ensure, by kind.',
@@ -116,7 +110,7 @@ export function createMetrics(): Metrics {
     registers: [registry],
   })
 
-  const perLabels = new Map<string, { count: { inc(): void }, duration: { observe(v: number): void } }>()
+  const perLabels = new Map<string, { count: CounterSeries, duration: HistogramSeries }>()
 
   async function timed<T>(verb: string, ref: ObjectRef, call: () => Promise<T>, code: (result: T) => number): Promise<T> {
     const resource = resources[ref.kind].plural
@@ -141,11 +135,11 @@ export function createMetrics(): Metrics {
       const outcome = error !== undefined && !(error instanceof AdmissionError)
         ? 'error'
         : !response.allowed ? 'denied' : waived !== undefined ? 'waived' : response.patch !== undefined ? 'patched' : 'allowed'
-      // Label sets are few and closed; looking up prom-client's child by our own key skips its per-call hashing.
+      // Label sets are few and closed: each one's series is looked up by a key of our own, made once.
       const key = `${kind} ${request.operation} ${outcome}`
       let series = perLabels.get(key)
       if (series === undefined) {
-        series = { count: admissions.labels({ kind, operation: request.operation, outcome }), duration: admissionDuration.labels({ kind }) }
+        series = { count: admissions.series({ kind, operation: request.operation, outcome }), duration: admissionDuration.series({ kind }) }
         perLabels.set(key, series)
       }
       series.count.inc()

@@ -109,6 +109,27 @@ t.test('a review gets a review back, uid echoed; the object is seen exactly as s
   })
 })
 
+t.test('a refused request is one info line with its status and what was wrong, never the body', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const raw: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => { raw.push(line); lines.push(JSON.parse(line)) } })
+  const bare = buildApp({ logger, admit: async () => { throw new Error('not reached') } })
+  t.teardown(() => bare.close())
+  const secretish = 'hunter2-typed-by-hand'
+  const send = (payload: string, type = 'application/json') => bare.inject({ method: 'POST', url: '/mutate', payload, headers: { 'content-type': type } })
+  t.equal((await send(`{"password": ${secretish}}`)).statusCode, 400)
+  t.equal((await send(JSON.stringify({ apiVersion: 'v1', kind: 'Pod', password: secretish }))).statusCode, 400)
+  t.equal((await send(secretish, 'text/plain')).statusCode, 415)
+  t.match(lines, [
+    { level: 30, msg: 'request refused', method: 'POST', url: '/mutate', statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' },
+    { level: 30, msg: 'request refused', statusCode: 400, code: 'FST_ERR_VALIDATION', reason: /^not an admission\.k8s\.io\/v1 AdmissionReview: body/ },
+    { level: 30, msg: 'request refused', statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' },
+  ])
+  t.equal(lines.length, 3, 'one line each')
+  t.equal(lines[0]!.reason, undefined, 'a JSON parse error\'s message quotes the body: not logged')
+  t.notMatch(raw.join(''), secretish, 'nothing of the bodies is logged')
+})
+
 t.test('health and readiness', async (t) => {
   let ready = false
   const { instance } = await app(t, () => ready)
