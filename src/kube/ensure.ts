@@ -36,31 +36,37 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   if (opts.dryRun) return { created: [], wouldCreate: missing, updated: [] }
 
   const created = new Set<ManagedObject>()
-  for (const wave of waves(missing)) {
-    await allSettledOrThrow(wave, async (object) => {
-      if (isConsumer(object)) await untilStored(object, objects, found, store, opts.deadline)
-      if (await store.create(object, opts.deadline) === 'exists') {
-        checkOwned(object, await store.get(object, opts.deadline))
-      } else {
-        created.add(object)
-      }
-    })
+  const make = async (object: ManagedObject) => {
+    if (isConsumer(object)) await untilStored(object, objects, found, store, opts.deadline)
+    if (await store.create(object, opts.deadline) === 'exists') {
+      checkOwned(object, await store.get(object, opts.deadline))
+    } else {
+      created.add(object)
+    }
   }
+  const { generators, stored, consumers } = waves(missing)
+  await allSettledOrThrow(generators, make)
+  await allSettledOrThrow(stored, make)
+  // One after another, as each may first wait for ESO to store its password: side by side, 8 of them polled the API
+  // server at once while ESO was syncing, and on a loaded one (a CI run's demo) the creates ran out of time.
+  for (const object of consumers) await make(object)
   for (const object of outdated) await store.update(object, opts.deadline)
   return { created: missing.filter((o) => created.has(o)), wouldCreate: [], updated: outdated }
 }
 
 /**
  * The missing objects in the order they can be made: the generators; then what stores their passwords (it
- * references a generator); then the consumers (each waits for its stored password, untilStored). Within a wave
- * they are made side by side. One after another, a Pod naming 16 shared secrets made 48 creates in a row, and on a
- * slow API server (a cold CI run, over 200 ms a create) ran out of the admission's time at the 21st.
+ * references a generator); then the consumers (each waits for its stored password, untilStored). The first two
+ * waves are made side by side: one after another, a Pod naming 16 shared secrets made 32 storage creates in a row
+ * before its first consumer, and on a slow API server (a cold CI run, over 200 ms a create) ran out of the
+ * admission's time at the 21st.
  */
-function waves(missing: readonly ManagedObject[]): ManagedObject[][] {
-  const generators = missing.filter((o) => o.kind === 'Password')
-  const consumers = missing.filter((o) => isConsumer(o))
-  const stored = missing.filter((o) => o.kind !== 'Password' && !isConsumer(o))
-  return [generators, stored, consumers].filter((wave) => wave.length > 0)
+function waves(missing: readonly ManagedObject[]): Record<'generators' | 'stored' | 'consumers', ManagedObject[]> {
+  return {
+    generators: missing.filter((o) => o.kind === 'Password'),
+    stored: missing.filter((o) => o.kind !== 'Password' && !isConsumer(o)),
+    consumers: missing.filter((o) => isConsumer(o)),
+  }
 }
 
 /**

@@ -160,7 +160,7 @@ t.test('an object naming 16 shared secrets keeps at most 8 API reads in flight',
   t.same(await inventory(kc, storage, namespace), [], 'dry run: nothing created')
 })
 
-t.test('an object naming 16 shared secrets is made in three waves, at most 8 creates at a time: generators, stored passwords, consumers', async (t) => {
+t.test('an object naming 16 shared secrets: its generators, then its stored passwords, made side by side (at most 8 at a time), then its consumers one by one', async (t) => {
   const { kc, storage, namespace, store } = await setup(t)
   const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
   const names = Array.from({ length: limits.sharedSecretsPerObject }, (_, i) => `w${i}`)
@@ -197,6 +197,10 @@ t.test('an object naming 16 shared secrets is made in three waves, at most 8 cre
     if (object.startsWith('PushSecret')) t.ok(passwords.every((p) => madeBefore.has(p)), `${object}: after every generator`)
     if (object.startsWith('ExternalSecret')) t.ok(pushes.every((p) => madeBefore.has(p)), `${object}: after every stored password`)
   }
+  const consumerStarts = started.filter((s) => s.object.startsWith('ExternalSecret'))
+  consumerStarts.forEach((s, i) => {
+    if (i > 0) t.ok(s.madeBefore.has(consumerStarts[i - 1]!.object), `${s.object}: after the consumer before it`)
+  })
   t.same(outcome.created.map(key), objects.map(key), 'reported in plan order')
   t.equal((await inventory(kc, storage, namespace)).length, 48)
 })
