@@ -37,7 +37,6 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
 
   const created = new Set<ManagedObject>()
   const make = async (object: ManagedObject) => {
-    if (isConsumer(object)) await untilStored(object, objects, found, store, opts.deadline)
     if (await store.create(object, opts.deadline) === 'exists') {
       checkOwned(object, await store.get(object, opts.deadline))
     } else {
@@ -47,19 +46,19 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   const { generators, stored, consumers } = waves(missing)
   await allSettledOrThrow(generators, make)
   await allSettledOrThrow(stored, make)
-  // One after another, as each may first wait for ESO to store its password: side by side, 8 of them polled the API
-  // server at once while ESO was syncing, and on a loaded one (a CI run's demo) the creates ran out of time.
-  for (const object of consumers) await make(object)
+  // Side by side too, each as soon as its own stored password is there: one after another, each waiting for ESO in
+  // turn, a Pod naming 16 new shared secrets ran out of the admission's time on a loaded API server (CI, twice).
+  await allSettledOrThrow(consumers, make, storedPasswords(consumers, objects, found, store, opts.deadline))
   for (const object of outdated) await store.update(object, opts.deadline)
   return { created: missing.filter((o) => created.has(o)), wouldCreate: [], updated: outdated }
 }
 
 /**
  * The missing objects in the order they can be made: the generators; then what stores their passwords (it
- * references a generator); then the consumers (each waits for its stored password, untilStored). The first two
- * waves are made side by side: one after another, a Pod naming 16 shared secrets made 32 storage creates in a row
- * before its first consumer, and on a slow API server (a cold CI run, over 200 ms a create) ran out of the
- * admission's time at the 21st.
+ * references a generator); then the consumers (each waits for its stored password, storedPasswords). Each wave is
+ * made side by side: one after another, a Pod naming 16 shared secrets made 32 storage creates in a row before its
+ * first consumer, and on a slow API server (a cold CI run, over 200 ms a create) ran out of the admission's time at
+ * the 21st.
  */
 function waves(missing: readonly ManagedObject[]): Record<'generators' | 'stored' | 'consumers', ManagedObject[]> {
   return {
@@ -71,33 +70,62 @@ function waves(missing: readonly ManagedObject[]): Record<'generators' | 'stored
 
 /**
  * Runs `make` for each object, at most `limits.concurrentApiCalls` at a time, and waits for every one to end before
- * throwing the first failure: nothing of the admission is still under way once it is answered.
+ * throwing the first failure: nothing of the admission is still under way once it is answered. `until` is awaited
+ * first, outside the limit: an object waiting for it holds no place from one that is ready.
  */
-async function allSettledOrThrow(objects: readonly ManagedObject[], make: (o: ManagedObject) => Promise<void>): Promise<void> {
+async function allSettledOrThrow(objects: readonly ManagedObject[], make: (o: ManagedObject) => Promise<void>, until?: (o: ManagedObject) => Promise<void>): Promise<void> {
   const limit = pLimit(limits.concurrentApiCalls)
-  const results = await Promise.allSettled(objects.map((o) => limit(() => make(o))))
+  const results = await Promise.allSettled(objects.map(async (o) => {
+    if (until !== undefined) await until(o)
+    await limit(() => make(o))
+  }))
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed !== undefined) throw failed.reason
 }
 
 /**
- * How long a consumer's ExternalSecret waits for its shared secret's stored password. ESO syncs an ExternalSecret
- * the moment it exists; made before the stored Secret, its first sync fails and ESO records a Warning
- * (UpdateFailed: secret not found) before its retry succeeds. Once the stored password exists there is no wait;
- * with ESO down it is made anyway after this, and syncs when ESO is back.
+ * How long the consumers' ExternalSecrets wait, all together, for their shared secrets' stored passwords. ESO syncs
+ * an ExternalSecret the moment it exists; made before the stored Secret, its first sync fails and ESO records a
+ * Warning (UpdateFailed: secret not found) before its retry succeeds. Once the stored password exists there is no
+ * wait; with ESO down (or too slow) the rest are made anyway after this, and sync when ESO has stored them.
  */
 const storedWaitMs = 2000
-/** Time left for the calls after the wait (the create itself). */
+/** Time left for the calls after the wait (the creates themselves). */
 const afterWaitMs = 1000
+const pollMs = 100
 
-async function untilStored(consumer: ManagedObject, objects: readonly ManagedObject[], found: readonly (StoredObject | undefined)[], store: ObjectStore, deadline: Deadline): Promise<void> {
-  const name = consumer.metadata.labels[sharedSecretLabel]
-  const i = objects.findIndex((o) => o.metadata.labels[sharedSecretLabel] === name && o.kind !== 'Password' && !isConsumer(o))
-  if (i < 0 || synced(found[i])) return
+/**
+ * For each consumer, a promise that resolves once its shared secret's stored password is there, or once the wait
+ * is over. One poll reads every stored object not yet synced (from the watch cache when it has them, so no request
+ * in a running secretwire), instead of one poll per consumer. A failed read fails every consumer still waiting.
+ */
+function storedPasswords(consumers: readonly ManagedObject[], objects: readonly ManagedObject[], found: readonly (StoredObject | undefined)[], store: ObjectStore, deadline: Deadline): (consumer: ManagedObject) => Promise<void> {
+  const waiting = new Map<string, ManagedObject>()
+  for (const consumer of consumers) {
+    const name = consumer.metadata.labels[sharedSecretLabel]!
+    const i = objects.findIndex((o) => o.metadata.labels[sharedSecretLabel] === name && o.kind !== 'Password' && !isConsumer(o))
+    if (i >= 0 && !synced(found[i])) waiting.set(name, objects[i]!)
+  }
+  if (waiting.size === 0) return () => Promise.resolve()
+  const arrived = new Map<string, () => void>()
+  const stored = new Map([...waiting.keys()].map((name) => [name, new Promise<void>((resolve) => arrived.set(name, resolve))]))
   const until = Date.now() + Math.min(storedWaitMs, deadline.remainingMs() - afterWaitMs)
-  while (Date.now() < until) {
-    if (synced(await store.get(objects[i]!, deadline))) return
-    await sleep(100)
+  // Resolves when the wait is over (the consumers still waiting are then made all the same); rejects on a failed read.
+  const over = (async () => {
+    while (waiting.size > 0 && Date.now() < until) {
+      await sleep(Math.max(0, Math.min(pollMs, until - Date.now())))
+      const names = [...waiting.keys()]
+      const now = await readAll(names.map((n) => waiting.get(n)!), store, deadline)
+      names.forEach((name, k) => {
+        if (!synced(now[k])) return
+        waiting.delete(name)
+        arrived.get(name)!()
+      })
+    }
+  })()
+  return (consumer) => {
+    const mine = stored.get(consumer.metadata.labels[sharedSecretLabel]!)
+    return mine === undefined ? Promise.resolve() : Promise.race([mine, over])
   }
 }
 

@@ -5,7 +5,8 @@ import t, { type Test } from 'tap'
 import { deadline } from '../../src/util/deadline.ts'
 import { ensureObjects } from '../../src/kube/ensure.ts'
 import { ObjectInTheWay } from '../../src/core/errors.ts'
-import { consumerExternalSecret, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node'
+import { consumerExternalSecret, resources, storageObjects, type ManagedObject } from '../../src/core/esoobjects.ts'
 import { KubeObjectStore, type ObjectStore } from '../../src/kube/client.ts'
 import { defaultPassword, limits } from '../../src/core/contract.ts'
 import { freshNamespace, kubeConfig } from '../helpers/cluster.ts'
@@ -130,12 +131,7 @@ t.test('a foreign object created between the read and the create is refused (rac
 
 t.test('an object naming 16 shared secrets keeps at most 8 API reads in flight', async (t) => {
   const { kc, storage, namespace, store } = await setup(t)
-  const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'generate' as const }
-  const names = Array.from({ length: limits.sharedSecretsPerObject }, (_, i) => `s${i}`)
-  const objects = [
-    ...names.flatMap((n) => storageObjects(n, defaultPassword, s)),
-    ...names.map((n) => consumerExternalSecret(n, namespace, s)),
-  ]
+  const { objects } = sixteen('s', 'generate', storage, namespace)
   let inFlight = 0
   let most = 0
   let reads = 0
@@ -160,27 +156,74 @@ t.test('an object naming 16 shared secrets keeps at most 8 API reads in flight',
   t.same(await inventory(kc, storage, namespace), [], 'dry run: nothing created')
 })
 
-t.test('an object naming 16 shared secrets: its generators, then its stored passwords, made side by side (at most 8 at a time), then its consumers one by one', async (t) => {
+t.test('an object naming 16 shared secrets: its generators, then its stored passwords, then its consumers, each wave side by side (at most 8 at a time)', async (t) => {
   const { kc, storage, namespace, store } = await setup(t)
-  const s = { storageNamespace: storage, clusterSecretStore: 'css', strategy: 'push' as const }
-  const names = Array.from({ length: limits.sharedSecretsPerObject }, (_, i) => `w${i}`)
+  const { objects } = sixteen('w', 'push', storage, namespace)
+  const { started, counted, most } = watchedCreates(store)
+  const outcome = await ensureObjects(objects, counted, { dryRun: false, deadline: signal() })
+  t.equal(started.length, 48, 'every object created once')
+  t.equal(most(), limits.concurrentApiCalls, `${limits.concurrentApiCalls} creates in flight at most, and that many used`)
+  const passwords = objects.filter((o) => o.kind === 'Password').map(key)
+  const pushes = objects.filter((o) => o.kind === 'PushSecret').map(key)
+  for (const { object, madeBefore } of started) {
+    if (object.startsWith('PushSecret')) t.ok(passwords.every((p) => madeBefore.has(p)), `${object}: after every generator`)
+    if (object.startsWith('ExternalSecret')) t.ok(pushes.every((p) => madeBefore.has(p)), `${object}: after every stored password`)
+  }
+  const consumers = started.filter((c) => c.object.startsWith('ExternalSecret'))
+  t.ok(consumers.slice(1, limits.concurrentApiCalls).every((c) => !c.madeBefore.has(consumers[0]!.object)), 'the first consumers made side by side')
+  t.same(outcome.created.map(key), objects.map(key), 'reported in plan order')
+  t.equal((await inventory(kc, storage, namespace)).length, 48)
+})
+
+t.test('consumers wait for their stored passwords all together: the ones ESO has stored are made at once, the rest once the wait is over', async (t) => {
+  const { kc, storage, namespace, store } = await setup(t)
+  const { names, objects } = sixteen('v', 'push', storage, namespace)
+  // No ESO controller runs in this suite: the test writes what ESO would, Ready on the PushSecrets of v1, v3 ... v15
+  // as they are created, through the real API server's status subresource. v0, v2 ... v14 are never stored: each
+  // comes before one that is, so one after another they would hold it back.
+  const co = kc.makeApiClient(CustomObjectsApi)
+  const ready = new Set(names.filter((_, i) => i % 2 === 1))
+  const { started, counted } = watchedCreates(store, async (o) => {
+    if (o.kind !== 'PushSecret' || !ready.has(o.metadata.labels['secretwire.io/shared-secret']!)) return
+    await co.patchNamespacedCustomObjectStatus({ ...resources.PushSecret, namespace: storage, name: o.metadata.name, body: { status: {
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Synced', message: 'PushSecret synced successfully', lastTransitionTime: new Date().toISOString() }],
+    } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+  })
+  const outcome = await ensureObjects(objects, counted, { dryRun: false, deadline: signal() })
+  const consumers = started.filter((c) => c.object.startsWith('ExternalSecret'))
+  const storedFirst = consumers.slice(0, 8).map((c) => c.object)
+  t.same(storedFirst.sort(), [...ready].map((n) => `ExternalSecret ${namespace}/secretwire-${n}`).sort(),
+    'the 8 consumers whose passwords are stored are made first, not held back by the 8 still waiting')
+  t.ok(consumers.slice(8).every((c) => storedFirst.every((o) => c.madeBefore.has(o))), 'the 8 whose passwords never came are made after them, once the wait is over')
+  t.equal(outcome.created.length, 48, 'every object made')
+})
+
+/** An object naming the most shared secrets it may: their storage objects, then their consumers in `namespace`. */
+function sixteen(prefix: string, strategy: 'push' | 'generate', storageNamespace: string, namespace: string) {
+  const s = { storageNamespace, clusterSecretStore: 'css', strategy }
+  const names = Array.from({ length: limits.sharedSecretsPerObject }, (_, i) => `${prefix}${i}`)
   const objects = [
     ...names.flatMap((n) => storageObjects(n, defaultPassword, s)),
     ...names.map((n) => consumerExternalSecret(n, namespace, s)),
   ]
+  return { names, objects }
+}
+
+/** The real store, its creates watched: each as it starts, with what was made before it, and how many overlapped. */
+function watchedCreates(store: ObjectStore, after?: (o: ManagedObject) => Promise<void>) {
   let inFlight = 0
   let most = 0
-  // Each create as it starts, with what had already been made then: the real store, watched.
   const made = new Set<string>()
   const started: { object: string, madeBefore: Set<string> }[] = []
-  const key = (o: ManagedObject) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`
   const counted: ObjectStore = {
     get: (ref, d) => store.get(ref, d),
     async create(o, d) {
       started.push({ object: key(o), madeBefore: new Set(made) })
       most = Math.max(most, ++inFlight)
       try {
-        return await store.create(o, d)
+        const result = await store.create(o, d)
+        await after?.(o)
+        return result
       } finally {
         inFlight--
         made.add(key(o))
@@ -188,19 +231,7 @@ t.test('an object naming 16 shared secrets: its generators, then its stored pass
     },
     update: (o, d) => store.update(o, d),
   }
-  const outcome = await ensureObjects(objects, counted, { dryRun: false, deadline: signal() })
-  t.equal(started.length, 48, 'every object created once')
-  t.equal(most, limits.concurrentApiCalls, `${limits.concurrentApiCalls} creates in flight at most, and that many used`)
-  const passwords = objects.filter((o) => o.kind === 'Password').map(key)
-  const pushes = objects.filter((o) => o.kind === 'PushSecret').map(key)
-  for (const { object, madeBefore } of started) {
-    if (object.startsWith('PushSecret')) t.ok(passwords.every((p) => madeBefore.has(p)), `${object}: after every generator`)
-    if (object.startsWith('ExternalSecret')) t.ok(pushes.every((p) => madeBefore.has(p)), `${object}: after every stored password`)
-  }
-  const consumerStarts = started.filter((s) => s.object.startsWith('ExternalSecret'))
-  consumerStarts.forEach((s, i) => {
-    if (i > 0) t.ok(s.madeBefore.has(consumerStarts[i - 1]!.object), `${s.object}: after the consumer before it`)
-  })
-  t.same(outcome.created.map(key), objects.map(key), 'reported in plan order')
-  t.equal((await inventory(kc, storage, namespace)).length, 48)
-})
+  return { started, counted, most: () => most }
+}
+
+const key = (o: ManagedObject) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`
