@@ -27,6 +27,8 @@ export interface EnsureOptions {
   readonly deadline: Deadline
 }
 
+const nothingToDo: EnsureOutcome = { created: [], wouldCreate: [], updated: [] }
+
 export async function ensureObjects(objects: readonly ManagedObject[], store: ObjectStore, opts: EnsureOptions): Promise<EnsureOutcome> {
   // The warm path: every object known to the watch cache, nothing to wait for (a promise per read costs measurably).
   const found = allCached(objects, store) ?? await readAll(objects, store, opts.deadline)
@@ -34,6 +36,9 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
   const missing = objects.filter((_, i) => found[i] === undefined)
   const outdated = objects.filter((o, i) => found[i] !== undefined && olderShape(o, found[i]!))
   if (opts.dryRun) return { created: [], wouldCreate: missing, updated: [] }
+  // The warm path ends here: the waves below cost 13 µs of p-limit and 25 µs more GC per admission when run empty
+  // (bench:profile, 2026-12-05).
+  if (missing.length === 0 && outdated.length === 0) return nothingToDo
 
   const created = new Set<ManagedObject>()
   const make = async (object: ManagedObject) => {
@@ -74,6 +79,7 @@ function waves(missing: readonly ManagedObject[]): Record<'generators' | 'stored
  * first, outside the limit: an object waiting for it holds no place from one that is ready.
  */
 async function allSettledOrThrow(objects: readonly ManagedObject[], make: (o: ManagedObject) => Promise<void>, until?: (o: ManagedObject) => Promise<void>): Promise<void> {
+  if (objects.length === 0) return
   const limit = pLimit(limits.concurrentApiCalls)
   const results = await Promise.allSettled(objects.map(async (o) => {
     if (until !== undefined) await until(o)
