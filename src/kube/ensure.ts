@@ -68,7 +68,7 @@ export async function ensureObjects(objects: readonly ManagedObject[], store: Ob
 function waves(missing: readonly ManagedObject[]): Record<'generators' | 'stored' | 'consumers', ManagedObject[]> {
   return {
     generators: missing.filter((o) => o.kind === 'Password'),
-    stored: missing.filter((o) => o.kind !== 'Password' && !isConsumer(o)),
+    stored: missing.filter(isStoredPassword),
     consumers: missing.filter((o) => isConsumer(o)),
   }
 }
@@ -109,7 +109,7 @@ function storedPasswords(consumers: readonly ManagedObject[], objects: readonly 
   const waiting = new Map<string, ManagedObject>()
   for (const consumer of consumers) {
     const name = consumer.metadata.labels[sharedSecretLabel]!
-    const i = objects.findIndex((o) => o.metadata.labels[sharedSecretLabel] === name && o.kind !== 'Password' && !isConsumer(o))
+    const i = objects.findIndex((o) => o.metadata.labels[sharedSecretLabel] === name && isStoredPassword(o))
     if (i >= 0 && !synced(found[i])) waiting.set(name, objects[i]!)
   }
   if (waiting.size === 0) return () => Promise.resolve()
@@ -138,6 +138,11 @@ function storedPasswords(consumers: readonly ManagedObject[], objects: readonly 
 /** ESO says the ExternalSecret or PushSecret that stores the password is synced: the stored Secret exists. */
 function synced(o: StoredObject | undefined): boolean {
   return o !== undefined && syncStateOf(o as WithConditions, true).state === 'synced'
+}
+
+/** What stores a shared secret's password in the storage namespace: its PushSecret or ExternalSecret. */
+function isStoredPassword(o: ManagedObject): boolean {
+  return o.kind !== 'Password' && !isConsumer(o)
 }
 
 /** A workload namespace's ExternalSecret: secretwire-NAME (it carries its shape) or one a secret annotation names. */
