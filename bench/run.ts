@@ -17,6 +17,7 @@ import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
 import jsonpatch from 'fast-json-patch'
 import { buildGoPeer } from '../tools/build/builds.ts'
+import { apiClient } from '../src/kube/connections.ts'
 import { repoRoot } from '../tools/paths.ts'
 import { baselineServe, call, cpuSeconds, machine, mainThreadCpuSeconds, memory, provenance, secretwireServe, setUp, startServer, type Server } from './common.ts'
 import { paced, type PacedResult } from './paced.ts'
@@ -92,6 +93,13 @@ const idleRss = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pi
 log('warm-up: 10 s each (objects exist, watch cache filled, JIT warm)')
 for (const server of servers) for (const body of Object.values(bodies)) await load(server, body, { duration: 5 })
 
+// What each server spends doing nothing (secretwire: its Lease, the reconciler, the metrics' event-loop monitor),
+// taken from the paced runs' CPU below so that they count the admissions alone.
+log('idle: 10 s')
+const idleFrom = servers.map((s) => cpuSeconds(s.child.pid!))
+await new Promise((r) => setTimeout(r, 10_000))
+const idleCpu = Object.fromEntries(servers.map((s, i) => [s.name, (cpuSeconds(s.child.pid!) - idleFrom[i]!) / 10])) as Record<string, number>
+
 // Rounds with the servers interleaved, so drift in this shared machine hits both alike; the median round counts.
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const apiBefore = sum(await metric(swPort, 'secretwire_kube_api_requests_total'))
@@ -112,7 +120,9 @@ const median = (list: Run[]) => [...list].sort((a, b) => a.rps - b.rps)[Math.flo
 // machine and this client reach without any webhook work: a p99 above it is secretwire's, at it is the machine's.
 const pacedRates = (process.env.BENCH_PACED_RATES ?? '100,1000').split(',').map(Number)
 const pacedRounds = Number(process.env.BENCH_PACED_ROUNDS ?? 3)
-const results: Record<string, { max: Run, paced: Record<number, PacedResult[]> }> = {}
+/** A paced round, with the server's CPU per request less its idle CPU over the round. */
+type PacedRun = PacedResult & { readonly cpuMicros: number, readonly mainThreadMicros: number }
+const results: Record<string, { max: Run, paced: Record<number, PacedRun[]> }> = {}
 for (const [payload, body] of Object.entries(bodies)) {
   for (const rate of pacedRates) {
     for (let round = 1; round <= pacedRounds; round++) {
@@ -122,7 +132,15 @@ for (const [payload, body] of Object.entries(bodies)) {
         await new Promise((r) => setTimeout(r, 1000))
         log(`round ${round}/${pacedRounds}: ${name} / ${payload}: paced at ${rate} req/s`)
         const entry = results[`${name}/${payload}`] ??= { max: median(runs[`${name}/${payload}/max`]!), paced: {} }
-        ;(entry.paced[rate] ??= []).push(await paced({ port, body: JSON.stringify(body), rate, seconds, connections }))
+        const pid = servers.find((s) => s.name === name)!.child.pid!
+        const [cpuFrom, mainFrom, from] = [cpuSeconds(pid), mainThreadCpuSeconds(pid), performance.now()]
+        const result = await paced({ port, body: JSON.stringify(body), rate, seconds, connections })
+        const [elapsed, requests] = [(performance.now() - from) / 1000, Math.max(1, result.rps * seconds)]
+        ;(entry.paced[rate] ??= []).push({
+          ...result,
+          cpuMicros: (cpuSeconds(pid) - cpuFrom - idleCpu[name]! * elapsed) * 1e6 / requests,
+          mainThreadMicros: (mainThreadCpuSeconds(pid) - mainFrom - idleCpu[name]! * elapsed) * 1e6 / requests,
+        })
       }
     }
   }
@@ -142,7 +160,7 @@ for (const payload of Object.keys(bodies)) {
     for (const rate of pacedRates) {
       const list = r.paced[rate]!
       const p99s = list.map((h) => h.p99)
-      rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${fmt(rate, 7, 0)} ${fmt(medianOf(list.map((h) => h.rps)), 7, 0)} ${fmt(medianOf(list.map((h) => h.p50)), 8)} ${fmt(medianOf(p99s), 9)} ${`${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)}`.padStart(12)} ${fmt(medianOf(list.map((h) => h.p99FromSend)), 9)} ${''.padStart(15)} ${list.reduce((n, h) => n + h.errors, 0).toString().padStart(6)}`)
+      rows.push(`${payload.padEnd(10)} ${name.padEnd(10)} ${fmt(rate, 7, 0)} ${fmt(medianOf(list.map((h) => h.rps)), 7, 0)} ${fmt(medianOf(list.map((h) => h.p50)), 8)} ${fmt(medianOf(p99s), 9)} ${`${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)}`.padStart(12)} ${fmt(medianOf(list.map((h) => h.p99FromSend)), 9)} ${`${medianOf(list.map((h) => h.cpuMicros)).toFixed(0)} (${medianOf(list.map((h) => h.mainThreadMicros)).toFixed(0)})`.padStart(15)} ${list.reduce((n, h) => n + h.errors, 0).toString().padStart(6)}`)
     }
   }
   const cpuRatio = medianOf(runs[`baseline/${payload}/max`]!.map((b, i) => b.cpuMicros / runs[`secretwire/${payload}/max`]![i]!.cpuMicros))
@@ -151,12 +169,27 @@ for (const payload of Object.keys(bodies)) {
   // paired ratios is what drift disturbs least. The ratio of the two medians is printed beside it.
   const paired = runs[`secretwire/${payload}/max`]!.map((r, i) => r.rps / runs[`baseline/${payload}/max`]![i]!.rps)
   rows.push(`${payload.padEnd(10)} ratio secretwire/baseline throughput: ${(medianOf(paired) * 100).toFixed(1)}% (median of paired rounds: ${paired.map((r) => `${(r * 100).toFixed(0)}%`).join(', ')}; ratio of medians ${(sw.max.rps / base.max.rps * 100).toFixed(1)}%)`)
+  for (const rate of pacedRates) {
+    const pacedRatio = medianOf(sw.paced[rate]!.map((r, i) => r.cpuMicros / base.paced[rate]![i]!.cpuMicros))
+    rows.push(`${payload.padEnd(10)} ratio secretwire/baseline CPU per request paced at ${rate}/s: ${pacedRatio.toFixed(2)}x (median of paired rounds, idle CPU taken out)`)
+  }
   const goRatio = medianOf(runs[`secretwire/${payload}/max`]!.map((r, i) => r.cpuMicros / runs[`go-peer/${payload}/max`]![i]!.cpuMicros))
   rows.push(`${payload.padEnd(10)} ratio secretwire/go-peer CPU per request: ${goRatio.toFixed(2)}x (median of paired rounds)`)
 }
 const peak = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pid!, 'VmHWM')])) as Record<string, number>
 const memoryLine = servers.map((s) => `${s.name} ${idleRss[s.name]!.toFixed(0)} / ${loadedRss[s.name]!.toFixed(0)} / ${peak[s.name]!.toFixed(0)} MiB`).join(', ')
 const readyLine = servers.map((s) => `${s.name} ${s.readyMs.toFixed(0)} ms`).join(', ')
+
+// secretwire's API clients keep their connections (src/kube/connections.ts); client-node's own make one per call.
+log('Kubernetes API reads: 100 with kept connections, 100 with a connection per call')
+async function reads(api: CoreV1Api): Promise<{ ms: number, cpuMs: number }> {
+  await api.readNamespace({ name: 'bench' })
+  const [cpuFrom, from] = [process.cpuUsage(), performance.now()]
+  for (let i = 0; i < 100; i++) await api.readNamespace({ name: 'bench' })
+  const used = process.cpuUsage(cpuFrom)
+  return { ms: (performance.now() - from) / 100, cpuMs: (used.user + used.system) / 1000 / 100 }
+}
+const apiReads = { kept: await reads(apiClient(cp.kubeConfig(), CoreV1Api)), perCall: await reads(cp.kubeConfig().makeApiClient(CoreV1Api)) }
 
 log('cold path: 50 concurrent first admissions of a new NAME')
 const createsBefore = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
@@ -177,7 +210,7 @@ function reconcilerCost(namespaces: number): string {
 const jsonOut = process.env.BENCH_JSON ?? join(tmpdir(), 'bench.json')
 writeFileSync(jsonOut, JSON.stringify({
   ...provenance('bench'), machine: machine(), connections, seconds, rounds, pacedRates, pacedRounds,
-  runs, results, peakRssMiB: peak, idleRssMiB: idleRss, loadedRssMiB: loadedRss, readyMs: Object.fromEntries(servers.map((s) => [s.name, s.readyMs])), warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
+  runs, results, idleCpuSecondsPerSecond: idleCpu, apiReads, peakRssMiB: peak, idleRssMiB: idleRss, loadedRssMiB: loadedRss, readyMs: Object.fromEntries(servers.map((s) => [s.name, s.readyMs])), warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
   cold: { allowed: coldOk, creates: Object.fromEntries(coldCreates) },
 }, null, 2))
 
@@ -186,15 +219,20 @@ secretwire bench — ${cpus().length} cores (${cpus()[0]?.model}), Node.js ${pro
 latency in ms, client side, same machine. "max": autocannon, ${connections} connections, closed loop. Paced rates: one request every
 1/rate s (bench/paced.ts, ${pacedRounds} interleaved rounds of ${seconds} s per rate; p50/p99 are the medians of the rounds, timed from
 when each request was due; "p99 range" = lowest–highest round; "from send" = p99 from when the request was written).
-CPU = server process, all threads, at max rate; in brackets its main thread alone (for Node.js the rest is V8's
-garbage collection and compiler threads; Go schedules its goroutines on any thread, so its main thread means little).
+CPU = server process, all threads; in brackets its main thread alone (for Node.js the rest is V8's garbage
+collection and compiler threads; Go schedules its goroutines on any thread, so its main thread means little). At a
+paced rate, less what the server spends idle (below) over the round. At max rate the client never sleeps long, so a
+faster server also wakes it less often: waking it is kernel time charged to the server's write (bench:profile's
+"(writev)"), which is why max-rate CPU per request is lower, and differs more between servers, than paced.
 
 payload    server        rate   req/s   p50 ms    p99 ms    p99 range from send CPU us/req (main) errors
 ${rows.join('\n')}
 
 RSS idle after warm-up / highest under load (sampled every 500 ms) / peak (VmHWM): ${memoryLine}
+idle CPU (10 s after warm-up, all threads): ${servers.map((sv) => `${sv.name} ${(idleCpu[sv.name]! * 1000).toFixed(1)} ms/s`).join(', ')}
 time from spawn to first good answer: ${readyLine} (secretwire's /readyz waits for its watch cache to list)
 warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfter - admissionsBefore} admissions (${((apiAfter - apiBefore) / (admissionsAfter - admissionsBefore)).toFixed(4)} per admission)
+API reads (GET namespace, one at a time, this process as the client): kept connections ${apiReads.kept.ms.toFixed(2)} ms each, ${apiReads.kept.cpuMs.toFixed(2)} ms client CPU; a connection per call (client-node's makeApiClient) ${apiReads.perCall.ms.toFixed(2)} ms, ${apiReads.perCall.cpuMs.toFixed(2)} ms
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
 logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})
 memory over a long run: npm run bench:soak (heap after a forced GC; a window of peak RSS cannot tell a leak from a heap growing into its room)
