@@ -86,7 +86,8 @@ function wired(): Policy[] {
     'secretwire wires, whether or not the webhook ran: with the webhook\'s failurePolicy Ignore, this is what keeps an\n' +
     'annotated Pod from running unwired. It reads the annotations as secretwire does (src/core/annotations.ts):\n' +
     'entries NAME[:FORM][=ENV_VAR]; ENV_VAR defaults to NAME upper-cased with - as _, plus the form\'s suffix; the\n' +
-    'containers annotation selects containers and init containers.', {
+    'containers annotation selects containers and init containers, and one that names none of them, or a name\n' +
+    'that is neither, is refused as the webhook refuses it.', {
       failurePolicy: 'Fail',
       matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
       matchConditions: [{ name: 'annotated', expression: `has(object.metadata.annotations) && ${secret} in object.metadata.annotations` }],
@@ -117,6 +118,13 @@ function wired(): Policy[] {
             '  : object.spec.containers.map(c, c.name)',
         },
         {
+          // Names the containers annotation gives that are no container or init container: the webhook denies
+          // such a Pod (InvalidAnnotation), so down, it must not be admitted with nothing selected to check.
+          name: 'missing',
+          expression: 'variables.selected.filter(n, !(object.spec.containers +\n' +
+            '  (has(object.spec.initContainers) ? object.spec.initContainers : [])).exists(c, c.name == n))',
+        },
+        {
           // The file form's volumes: of the Secret, in the Pod.
           name: 'volumesWired',
           expression: 'variables.wanted.filter(w, w.form == \'file\').all(w, has(object.spec.volumes) && object.spec.volumes.exists(v,\n' +
@@ -135,8 +143,12 @@ function wired(): Policy[] {
         },
       ],
       validations: [{
-        expression: 'size(variables.unwired) == 0 && variables.volumesWired',
-        messageExpression: '\'secretwire did not wire this Pod: \' + (size(variables.unwired) > 0\n' +
+        expression: 'size(variables.selected) > 0 && size(variables.missing) == 0 && size(variables.unwired) == 0 && variables.volumesWired',
+        messageExpression: '\'secretwire did not wire this Pod: \' + (size(variables.selected) == 0\n' +
+          `  ? 'its ${annotationKey(annotations.containers)} annotation names no container'\n` +
+          '  : size(variables.missing) > 0\n' +
+          '  ? \'it has no container or init container named \' + variables.missing.join(\', \')\n' +
+          '  : size(variables.unwired) > 0\n' +
           '  ? \'container(s) \' + variables.unwired.join(\', \') + \' lack the env vars (or mounts)\' : \'it lacks the volumes\') +\n' +
           `' of ${annotationKey(annotations.sharedSecret)} "' + object.metadata.annotations[${secret}] +\n` +
           `'"; is the secretwire webhook running? (ValidatingAdmissionPolicy ${policyNames.wired})'`,

@@ -201,6 +201,20 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
     t.match(String(await attempt.catch((e: { body?: string }) => e.body)), `secretwire did not wire this Pod: ${says}`, `${name}: says why`)
   }
 
+  // A containers annotation the Pod cannot satisfy: the webhook denies it (its InvalidAnnotation); down, so does
+  // this. Container web is wired by hand, so nothing else is missing.
+  const wiredWeb = { name: 'web', image: 'x', env: [{ name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } }] }
+  const selections: [string, string, string][] = [
+    ['no-such-container', 'web, migrate', 'it has no container or init container named migrate'],
+    ['selects-nothing', ' , ', 'its secretwire.io/containers annotation names no container'],
+  ]
+  for (const [name, containers, says] of selections) {
+    const attempt = core.createNamespacedPod({ namespace, body: pod({ name, annotations: annotated('db', containers), containers: [wiredWeb] }) })
+    await t.rejects(attempt, { code: 403 }, `${name}: refused`)
+    t.match(String(await attempt.catch((e: { body?: string }) => e.body)), `secretwire did not wire this Pod: ${says}`, `${name}: says why`)
+  }
+  t.ok(await core.createNamespacedPod({ namespace, body: pod({ name: 'selects-web', annotations: annotated('db', 'web'), containers: [wiredWeb] }) }), 'the same Pod selecting web: admitted')
+
   // Now secretwire runs, as its own ServiceAccount (the shipped admission policies let nobody else create its
   // objects), and the shipped webhook configuration is pointed at it. No other webhook is ever registered here, so
   // whatever wires the Pod below is the shipped configuration.
