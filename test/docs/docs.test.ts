@@ -94,3 +94,22 @@ t.test('the README\'s two commands: CI runs `npm ci` then `npm test`; test/demo 
   const npmCi = ci.findIndex((l) => l.startsWith('npm ci'))
   t.ok(npmCi >= 0 && ci.indexOf('npm test') > npmCi, '.ci/run: npm ci, then npm test')
 })
+
+t.test('the runtime settings the docs quote are those deploy/ ships', async (t) => {
+  // deploy/chart renders the same Deployment (test/deploy/chart.test.ts), so the kustomize base stands for both.
+  const { parseAllDocuments } = await import('yaml')
+  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'webhook', 'deployment.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string })
+  const deployment = docs.find((d) => d.kind === 'Deployment') as { spec: { template: { spec: { containers: { env?: { name: string, value?: string }[] }[] } } } }
+  const env = deployment.spec.template.spec.containers[0]!.env ?? []
+  const flat = (file: string) => readFileSync(join(repoRoot, file), 'utf8').replace(/\s+/g, ' ')
+  for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) {
+    const value = env.find((e) => e.name === name)?.value
+    t.type(value, 'string', `deploy/webhook/deployment.yaml sets ${name}`)
+    for (const file of ['docs/operations.md', 'docs/performance.md']) {
+      // NAME="a value" or NAME=--flag --flag (an unquoted value ends at the first word that is not a flag).
+      const quoted = [...flat(file).matchAll(new RegExp(`${name}=(?:"([^"]+)"|([^\`\\s]+(?: --[^\`\\s]+)*))`, 'g'))].map((m) => m[1] ?? m[2]!)
+      t.ok(quoted.length > 0, `${file} quotes ${name}`)
+      for (const q of quoted) t.equal(q, value, `${file}: ${name} as deploy/ ships it`)
+    }
+  }
+})
