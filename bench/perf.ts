@@ -44,7 +44,7 @@ const trees: Record<string, RegExp> = {
 }
 /** Where code lives, from perf's dso column. */
 const places = (dso: string) => dso === '[kernel.kallsyms]' ? 'kernel' : dso === 'node' ? 'node binary (V8, OpenSSL, libuv, llhttp)'
-  : dso.startsWith('[JIT]') ? 'JIT code (JavaScript)' : dso.startsWith('libc') ? 'libc (malloc, memcpy)' : 'other'
+  : dso.startsWith('[JIT]') ? 'JIT code (JavaScript)' : /^libc[.-]/.test(dso) ? 'libc (malloc, memcpy)' : 'other'
 
 interface Measured { readonly requests: number, readonly micros: Record<string, number> }
 
@@ -138,7 +138,7 @@ for (const payload of Object.keys(bodies)) {
   }
 }
 process.stdout.write(`secretwire bench:perf — ${machine().cores} cores (${machine().model}), Node.js ${process.version}, median of ${rounds} interleaved rounds of ${seconds} s per recording, perf record -e cpu-clock -F 2999 -g
-(perf's own sampling slows each server by about a fifth; compare the two columns, not these figures with bench's)${lines.join('\n')}\n`)
+(perf's own sampling slows each server, by up to a third here; compare the two columns, not these figures with bench's)${lines.join('\n')}\n`)
 const json = process.env.BENCH_JSON ?? join(dir, 'perf.json')
 writeFileSync(json, JSON.stringify({ ...provenance('bench:perf'), machine: machine(), seconds, rounds, connections, results, recordings }, null, 2))
 log(`raw numbers: ${json}`)

@@ -9,6 +9,11 @@
 // new CA file) get a new pool; the old one's idle connections are closed by the API server (it ends a connection
 // idle for 90 s), and a kept connection that sits idle never holds the process open (Node.js unrefs it).
 // A proxy's agent (socks, HTTP CONNECT) and plain http are left as the library made them.
+//
+// A kept connection idle for 60 s is closed here, before the API server closes it at 90 s: a request never goes
+// out on a connection the server is closing. And on the Node.js releases whose keep-alive change broke
+// node-fetch 2 (client-node's HTTP client; a complete answer on a reused connection read as "Premature close":
+// nodejs/node#63989, #64098), connections are not kept, as before.
 import { Agent as HttpsAgent } from 'node:https'
 import { createConfiguration, ServerConfiguration, type KubeConfig, type RequestContext, type SecurityAuthentication } from '@kubernetes/client-node'
 
@@ -25,8 +30,8 @@ class KeptConnections implements SecurityAuthentication {
   }
 
   async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    // The kubeconfig's own step: credentials (a token file is read again each time, so a rotated token is used),
-    // headers, and the agent it would have used.
+    // The kubeconfig's own step: credentials (a token file is read again at least every 60 s, so a rotated token
+    // is used), headers, and the agent it would have used.
     await this.kc.applySecurityAuthentication(context)
     const made = context.getAgent()
     if (made?.constructor !== HttpsAgent) return
@@ -35,9 +40,24 @@ class KeptConnections implements SecurityAuthentication {
       const v = options[k]
       return Buffer.isBuffer(v) ? v.toString('latin1') : v
     }))
-    if (this.kept?.settings !== settings) this.kept = { settings, agent: new HttpsAgent({ ...options, keepAlive: true }) }
+    if (this.kept?.settings !== settings) this.kept = { settings, agent: new HttpsAgent({ ...options, keepAlive: true, timeout: idleCloseMs }) }
     context.setAgent(this.kept.agent)
   }
+}
+
+/** A kept connection idle this long is closed (Node's agent ends a free socket at its `timeout`). */
+const idleCloseMs = 60_000
+
+/**
+ * False on the releases that read a complete answer over a reused connection as "Premature close" in node-fetch 2:
+ * 22.23.0, 24.9 to 24.17, 26.0 to 26.3 (fixed in 22.23.1, 24.18, 26.4).
+ */
+export function keepsConnectionsSafely(version: string = process.versions.node): boolean {
+  const [major, minor, patch] = version.split('.').map(Number) as [number, number, number]
+  if (major === 22) return !(minor === 23 && patch === 0)
+  if (major === 24) return minor < 9 || minor >= 18
+  if (major === 26) return minor >= 4
+  return true
 }
 
 const pools = new WeakMap<KubeConfig, KeptConnections>()
@@ -46,6 +66,7 @@ const pools = new WeakMap<KubeConfig, KeptConnections>()
 export function apiClient<T>(kc: KubeConfig, type: new (config: ReturnType<typeof createConfiguration>) => T): T {
   const server = kc.getCurrentCluster()?.server
   if (server === undefined) throw new Error('the kubeconfig has no current cluster')
+  if (!keepsConnectionsSafely()) return kc.makeApiClient(type as never) as T
   let pool = pools.get(kc)
   if (pool === undefined) pools.set(kc, pool = new KeptConnections(kc))
   return new type(createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: pool } }))

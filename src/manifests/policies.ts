@@ -147,7 +147,7 @@ function wired(): Policy[] {
         messageExpression: '\'secretwire did not wire this Pod: \' + (size(variables.selected) == 0\n' +
           `  ? 'its ${annotationKey(annotations.containers)} annotation names no container'\n` +
           '  : size(variables.missing) > 0\n' +
-          '  ? \'it has no container or init container named \' + variables.missing.join(\', \')\n' +
+          '  ? \'it has no container or init container named \' + variables.missing.map(n, \'"\' + n + \'"\').join(\', \')\n' +
           '  : size(variables.unwired) > 0\n' +
           '  ? \'container(s) \' + variables.unwired.join(\', \') + \' lack the env vars (or mounts)\' : \'it lacks the volumes\') +\n' +
           `' of ${annotationKey(annotations.sharedSecret)} "' + object.metadata.annotations[${secret}] +\n` +

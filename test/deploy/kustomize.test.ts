@@ -205,15 +205,18 @@ t.test('ValidatingAdmissionPolicy: no annotated Pod runs unwired, with or withou
   // this. Container web is wired by hand, so nothing else is missing.
   const wiredWeb = { name: 'web', image: 'x', env: [{ name: 'DB', valueFrom: { secretKeyRef: { name: 'secretwire-db', key: 'password' } } }] }
   const selections: [string, string, string][] = [
-    ['no-such-container', 'web, migrate', 'it has no container or init container named migrate'],
+    ['no-such-container', 'web, migrate', 'it has no container or init container named "migrate"'],
     ['selects-nothing', ' , ', 'its secretwire.io/containers annotation names no container'],
   ]
   for (const [name, containers, says] of selections) {
     const attempt = core.createNamespacedPod({ namespace, body: pod({ name, annotations: annotated('db', containers), containers: [wiredWeb] }) })
     await t.rejects(attempt, { code: 403 }, `${name}: refused`)
-    t.match(String(await attempt.catch((e: { body?: string }) => e.body)), `secretwire did not wire this Pod: ${says}`, `${name}: says why`)
+    const body = JSON.parse(String(await attempt.catch((e: { body?: string }) => e.body))) as { message: string }
+    t.match(body.message, `secretwire did not wire this Pod: ${says}`, `${name}: says why`)
   }
-  t.ok(await core.createNamespacedPod({ namespace, body: pod({ name: 'selects-web', annotations: annotated('db', 'web'), containers: [wiredWeb] }) }), 'the same Pod selecting web: admitted')
+  const withInit = pod({ name: 'selects-init', annotations: annotated('db', 'web, migrate'), containers: [wiredWeb] })
+  withInit.spec.initContainers = [{ ...wiredWeb, name: 'migrate' }]
+  t.ok(await core.createNamespacedPod({ namespace, body: withInit }), 'migrate as a wired init container: admitted')
 
   // Now secretwire runs, as its own ServiceAccount (the shipped admission policies let nobody else create its
   // objects), and the shipped webhook configuration is pointed at it. No other webhook is ever registered here, so

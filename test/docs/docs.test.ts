@@ -107,7 +107,7 @@ t.test('the runtime settings the docs quote are those deploy/ ships', async (t) 
     t.type(value, 'string', `deploy/webhook/deployment.yaml sets ${name}`)
     for (const file of ['docs/operations.md', 'docs/performance.md']) {
       // NAME="a value" or NAME=--flag --flag (an unquoted value ends at the first word that is not a flag).
-      const quoted = [...flat(file).matchAll(new RegExp(`${name}=(?:"([^"]+)"|([^\`\\s]+(?: --[^\`\\s]+)*))`, 'g'))].map((m) => m[1] ?? m[2]!)
+      const quoted = [...flat(file).matchAll(new RegExp(`${name}=(?:"([^"]+)"|([^\`\\s]+(?: --[^\`\\s]+)*))`, 'g'))].map((m) => m[1] ?? m[2]!.replace(/[.,;:)]+$/, ''))
       t.ok(quoted.length > 0, `${file} quotes ${name}`)
       for (const q of quoted) t.equal(q, value, `${file}: ${name} as deploy/ ships it`)
     }
