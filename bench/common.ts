@@ -103,6 +103,12 @@ export function shippedRuntimeEnv(): Record<string, string> {
   return out
 }
 
+/** The median; of an even count, the mean of the middle two (the middle index alone would be the higher one). */
+export function median(list: readonly number[]): number {
+  const sorted = [...list].sort((a, b) => a - b), mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 /** What a result came from, for its JSON: the command as typed (BENCH_ settings included), the commit, the date. */
 export function provenance(script: string): { command: string, commit: string, date: string } {
   const git = (...args: string[]) => spawnSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).stdout.trim()

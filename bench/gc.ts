@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { baselineServe, call, cpuSeconds, machine, memory, provenance, secretwireServe, setUp, shippedRuntimeEnv, type Server } from './common.ts'
+import { baselineServe, call, cpuSeconds, machine, median, memory, provenance, secretwireServe, setUp, shippedRuntimeEnv, type Server } from './common.ts'
 import { deployment, pod, review } from './reviews.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6)
@@ -70,10 +70,6 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b), mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const of = (setting: string, server: string, review: string, pick: (s: Sample) => number) =>
   median(results.filter((r) => r.setting === setting && r.server === server && r.review === review).map((r) => pick(r.sample)))
 const row = (setting: string, server: string) => {

@@ -29,7 +29,7 @@ import { buildKyverno, kubectlPath, KYVERNO_VERSION } from '../tools/build/build
 import { goModuleDir } from '../tools/build/gomodules.ts'
 import { freePort } from '../tools/cluster/net.ts'
 import { repoRoot } from '../tools/paths.ts'
-import { cpuSeconds, machine, memory, provenance, setUp, shippedRuntimeEnv } from './common.ts'
+import { cpuSeconds, machine, median, memory, provenance, setUp, shippedRuntimeEnv } from './common.ts'
 import { deployment, pod } from './reviews.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8)
@@ -359,11 +359,6 @@ for (let round = 1; round <= rounds; round++) {
 }
 
 const backgroundCpuSeconds = cpuSeconds(background.child.pid!) - backgroundCpu0
-// Of an even count, the mean of the middle two: with BENCH_ROUNDS=2 the middle index alone was the higher round.
-const median = (list: number[]) => {
-  const sorted = [...list].sort((a, b) => a - b), mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const rows: string[] = []
 const { command, ...from } = provenance('bench:kyverno')
 await clearUpdateRequests()

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { baselineServe, call, machine, provenance, secretwireServe, setUp, type Server } from './common.ts'
+import { baselineServe, call, machine, median, provenance, secretwireServe, setUp, type Server } from './common.ts'
 import { paced } from './paced.ts'
 import { deployment, pod, review } from './reviews.ts'
 
@@ -113,11 +113,6 @@ for (let round = 1; round <= rounds; round++) for (const [payload, body] of Obje
       return Math.round(r.rps * seconds)
     }))
   }
-}
-const median = (list: number[]) => {
-  const sorted = [...list].sort((a, b) => a - b)
-  const mid = sorted.length / 2
-  return sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 const results: Record<string, Measured> = Object.fromEntries(Object.entries(recordings).map(([key, list]) => [key, {
   requests: median(list.map((m) => m.requests)),

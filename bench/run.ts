@@ -126,13 +126,14 @@ const results: Record<string, { max: Run, paced: Record<number, PacedRun[]> }> =
 for (const [payload, body] of Object.entries(bodies)) {
   for (const rate of pacedRates) {
     for (let round = 1; round <= pacedRounds; round++) {
-      for (const { name, port } of servers) {
+      for (const server of servers) {
+        const { name, port } = server
         // A server that just finished a run may still be collecting garbage; let it settle so it does not share
         // the cores with the next measurement.
         await new Promise((r) => setTimeout(r, 1000))
         log(`round ${round}/${pacedRounds}: ${name} / ${payload}: paced at ${rate} req/s`)
         const entry = results[`${name}/${payload}`] ??= { max: median(runs[`${name}/${payload}/max`]!), paced: {} }
-        const pid = servers.find((s) => s.name === name)!.child.pid!
+        const pid = server.child.pid!
         const [cpuFrom, mainFrom, from] = [cpuSeconds(pid), mainThreadCpuSeconds(pid), performance.now()]
         const result = await paced({ port, body: JSON.stringify(body), rate, seconds, connections })
         const [elapsed, requests] = [(performance.now() - from) / 1000, Math.max(1, result.rps * seconds)]

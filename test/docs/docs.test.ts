@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import t from 'tap'
 import { repoRoot } from '../../tools/paths.ts'
 import { docBlocks, docCommands, docFiles } from '../helpers/docs.ts'
+import { shippedRuntimeEnv } from '../../bench/common.ts'
 
 /** GitHub's anchor for a heading: lower case, punctuation but - and _ dropped, spaces as -. */
 function slug(heading: string): string {
@@ -96,14 +97,12 @@ t.test('the README\'s two commands: CI runs `npm ci` then `npm test`; test/demo 
 })
 
 t.test('the runtime settings the docs quote are those deploy/ ships', async (t) => {
-  // deploy/chart renders the same Deployment (test/deploy/chart.test.ts), so the kustomize base stands for both.
-  const { parseAllDocuments } = await import('yaml')
-  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'webhook', 'deployment.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string })
-  const deployment = docs.find((d) => d.kind === 'Deployment') as { spec: { template: { spec: { containers: { env?: { name: string, value?: string }[] }[] } } } }
-  const env = deployment.spec.template.spec.containers[0]!.env ?? []
+  // bench/common.ts reads them from deploy/webhook/deployment.yaml for the benches; deploy/chart renders the same
+  // Deployment (test/deploy/chart.test.ts), so the kustomize base stands for both.
+  const env = shippedRuntimeEnv()
   const flat = (file: string) => readFileSync(join(repoRoot, file), 'utf8').replace(/\s+/g, ' ')
   for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) {
-    const value = env.find((e) => e.name === name)?.value
+    const value = env[name]
     t.type(value, 'string', `deploy/webhook/deployment.yaml sets ${name}`)
     for (const file of ['docs/operations.md', 'docs/performance.md']) {
       // NAME="a value" or NAME=--flag --flag (an unquoted value ends at the first word that is not a flag).
