@@ -57,6 +57,34 @@ export async function logOf(kc: KubeConfig, namespace: string, pod: string, cont
   return kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ namespace, name: pod, ...(container && { container }) })
 }
 
+/**
+ * Per secretwire Pod, how many times it has logged "policy reloaded". A test that edits the policy ConfigMap waits
+ * for every Pod's count to rise: admissions cannot show it, because the API server keeps its connection to one
+ * replica, so any number of admitted dry runs in a row may all have been answered by the same one.
+ */
+export async function policyReloads(kc: KubeConfig): Promise<Map<string, number>> {
+  const core = kc.makeApiClient(CoreV1Api)
+  const pods = (await core.listNamespacedPod({ namespace: 'secretwire', labelSelector: 'app.kubernetes.io/name=secretwire' })).items
+  const counts = new Map<string, number>()
+  for (const pod of pods) {
+    const log = await logOf(kc, 'secretwire', pod.metadata!.name!, 'secretwire')
+    counts.set(pod.metadata!.name!, log.split('\n').filter((l) => l.includes('"msg":"policy reloaded"')).length)
+  }
+  return counts
+}
+
+/** Until every secretwire Pod counted in `before` has reloaded its policy file since. */
+export async function untilPolicyReloaded(kc: KubeConfig, before: Map<string, number>, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const now = await policyReloads(kc)
+    const behind = [...before].filter(([pod, n]) => (now.get(pod) ?? 0) <= n).map(([pod]) => pod)
+    if (behind.length === 0) return
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: the policy file reloaded by ${behind.join(', ')}`)
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex')
 
 /** A container that prints the SHA-256 of each env var named, then stays up (or exits, for Jobs). */
