@@ -75,19 +75,24 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
     stopped: () => { deps.metrics.recordLeading(false); clearTimeout(timer) },
   })
 
-  async function reconcile(): Promise<void> {
-    if (running !== undefined) return running
-    running = (async () => {
-      try {
-        if (leadership.leading && deps.informers.synced && watches.every((w) => w.synced)) await round()
-      } catch (err) {
-        log.error({ err }, 'reconcile failed; retrying')
-      } finally {
-        running = undefined
-        if (leadership.leading) schedule(config.reconcileIntervalMs)
-      }
-    })()
+  // One call at a time; later calls share the one running. `running` is cleared in a `finally` handler, which
+  // always runs after this assignment: a call that finds nothing to do ends synchronously, and cleared inside the
+  // call it was set again right after, so every later call returned that settled promise and nothing was scheduled
+  // again (test/reconcile/loop.test.ts: a leader whose watches had not yet listed never reconciled).
+  function reconcile(): Promise<void> {
+    running ??= once().finally(() => {
+      running = undefined
+      if (leadership.leading) schedule(config.reconcileIntervalMs)
+    })
     return running
+  }
+
+  async function once(): Promise<void> {
+    try {
+      if (leadership.leading && deps.informers.synced && watches.every((w) => w.synced)) await round()
+    } catch (err) {
+      log.error({ err }, 'reconcile failed; retrying')
+    }
   }
 
   async function round(): Promise<void> {
