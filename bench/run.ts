@@ -17,6 +17,7 @@ import autocannon from 'autocannon'
 import { CoreV1Api } from '@kubernetes/client-node'
 import jsonpatch from 'fast-json-patch'
 import { buildGoPeer } from '../tools/build/builds.ts'
+import { apiClient } from '../src/kube/connections.ts'
 import { repoRoot } from '../tools/paths.ts'
 import { baselineServe, call, cpuSeconds, machine, mainThreadCpuSeconds, memory, provenance, secretwireServe, setUp, startServer, type Server } from './common.ts'
 import { paced, type PacedResult } from './paced.ts'
@@ -182,6 +183,17 @@ const peak = Object.fromEntries(servers.map((s) => [s.name, status(s.child.pid!,
 const memoryLine = servers.map((s) => `${s.name} ${idleRss[s.name]!.toFixed(0)} / ${loadedRss[s.name]!.toFixed(0)} / ${peak[s.name]!.toFixed(0)} MiB`).join(', ')
 const readyLine = servers.map((s) => `${s.name} ${s.readyMs.toFixed(0)} ms`).join(', ')
 
+// secretwire's API clients keep their connections (src/kube/connections.ts); client-node's own make one per call.
+log('Kubernetes API reads: 100 with kept connections, 100 with a connection per call')
+async function reads(api: CoreV1Api): Promise<{ ms: number, cpuMs: number }> {
+  await api.readNamespace({ name: 'bench' })
+  const [cpuFrom, from] = [process.cpuUsage(), performance.now()]
+  for (let i = 0; i < 100; i++) await api.readNamespace({ name: 'bench' })
+  const used = process.cpuUsage(cpuFrom)
+  return { ms: (performance.now() - from) / 100, cpuMs: (used.user + used.system) / 1000 / 100 }
+}
+const apiReads = { kept: await reads(apiClient(cp.kubeConfig(), CoreV1Api)), perCall: await reads(cp.kubeConfig().makeApiClient(CoreV1Api)) }
+
 log('cold path: 50 concurrent first admissions of a new NAME')
 const createsBefore = await metric(swPort, 'secretwire_kube_api_requests_total{verb="create"')
 const coldName = `cold-${Date.now().toString(36)}`
@@ -206,7 +218,7 @@ function reconcilerCost(namespaces: number): string {
 const jsonOut = process.env.BENCH_JSON ?? join(tmpdir(), 'bench.json')
 writeFileSync(jsonOut, JSON.stringify({
   ...provenance('bench'), machine: machine(), connections, seconds, rounds, pacedRates, pacedRounds,
-  runs, results, idleCpuSecondsPerSecond: idleCpu, peakRssMiB: peak, idleRssMiB: idleRss, loadedRssMiB: loadedRss, readyMs: Object.fromEntries(servers.map((s) => [s.name, s.readyMs])), warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
+  runs, results, idleCpuSecondsPerSecond: idleCpu, apiReads, peakRssMiB: peak, idleRssMiB: idleRss, loadedRssMiB: loadedRss, readyMs: Object.fromEntries(servers.map((s) => [s.name, s.readyMs])), warm: { apiRequests: apiAfter - apiBefore, admissions: admissionsAfter - admissionsBefore },
   cold: { allowed: coldOk, firstMs: coldMs[0], lastMs: coldMs.at(-1), creates: Object.fromEntries(coldCreates) },
 }, null, 2))
 
@@ -228,6 +240,7 @@ RSS idle after warm-up / highest under load (sampled every 500 ms) / peak (VmHWM
 idle CPU (10 s after warm-up, all threads): ${servers.map((sv) => `${sv.name} ${(idleCpu[sv.name]! * 1000).toFixed(1)} ms/s`).join(', ')}
 time from spawn to first good answer: ${readyLine} (secretwire's /readyz waits for its watch cache to list)
 warm path: ${apiAfter - apiBefore} Kubernetes API requests over ${admissionsAfter - admissionsBefore} admissions (${((apiAfter - apiBefore) / (admissionsAfter - admissionsBefore)).toFixed(4)} per admission)
+API reads (GET namespace, one at a time, this process as the client): kept connections ${apiReads.kept.ms.toFixed(2)} ms each, ${apiReads.kept.cpuMs.toFixed(2)} ms client CPU; a connection per call (client-node's makeApiClient) ${apiReads.perCall.ms.toFixed(2)} ms, ${apiReads.perCall.cpuMs.toFixed(2)} ms
 cold path: 50 concurrent first admissions of ${coldName}: ${coldOk} allowed, the first answered in ${coldMs[0]!.toFixed(0)} ms and the last in ${coldMs.at(-1)!.toFixed(0)} ms; creates that reached the API server: ${coldCreates.map(([k, v]) => `${k} ${v}`).join(', ')}
 logs: ${(statSync(join(dir, 'secretwire.log')).size / 1024).toFixed(0)} KiB of JSON lines written by secretwire (LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? 'info'})
 memory over a long run: npm run bench:soak (heap after a forced GC; a window of peak RSS cannot tell a leak from a heap growing into its room)

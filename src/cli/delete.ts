@@ -12,6 +12,7 @@ import { resourceName } from '../core/contract.ts'
 import { resources, type ManagedKind } from '../core/esoobjects.ts'
 import { apiStatus } from '../kube/client.ts'
 import type { SharedSecretStatus, Status } from './status.ts'
+import { apiClient } from '../kube/connections.ts'
 
 export interface Deletion {
   readonly kind: ManagedKind | 'Secret'
@@ -55,8 +56,8 @@ export interface DeletionResult {
  */
 export async function runDeletions(kc: KubeConfig, deletions: readonly Deletion[], dryRun: boolean,
   progress: (d: Deletion, outcome: 'deleted' | 'absent') => void = () => undefined): Promise<DeletionResult> {
-  const co = kc.makeApiClient(CustomObjectsApi)
-  const core = kc.makeApiClient(CoreV1Api)
+  const co = apiClient(kc, CustomObjectsApi)
+  const core = apiClient(kc, CoreV1Api)
   const remove = async (d: Deletion, dry: boolean): Promise<'deleted' | 'absent'> => {
     const options = dry ? { dryRun: 'All' } : {}
     try {

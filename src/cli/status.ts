@@ -10,6 +10,7 @@ import { resources, type ManagedKind } from '../core/esoobjects.ts'
 import { openPolicy, parsePolicy, type Policy } from '../core/policy.ts'
 import { consumedNames } from '../core/consumers.ts'
 import { syncStateOf, type SyncState } from '../core/reconcileplan.ts'
+import { apiClient } from '../kube/connections.ts'
 
 export interface ObjectState {
   readonly kind: string
@@ -68,7 +69,7 @@ export async function clusterStatus(kc: KubeConfig, s: StatusSettings, scope: St
   const unreadable: string[] = []
   const attempt = async <T>(what: string, read: () => Promise<T>, fallback: T): Promise<T> =>
     read().catch((err: { code?: number, message?: string }) => { unreadable.push(`${what} (${err.code ?? err.message})`); return fallback })
-  const co = kc.makeApiClient(CustomObjectsApi)
+  const co = apiClient(kc, CustomObjectsApi)
   const managedSelector = `${managedBy.key}=${managedBy.value}${scope.name !== undefined ? `,${sharedSecretLabel}=${scope.name}` : ''}`
   const list = async (kind: ManagedKind, namespace?: string) => ((namespace === undefined
     ? await co.listClusterCustomObject({ ...resources[kind], labelSelector: managedSelector })
@@ -81,9 +82,9 @@ export async function clusterStatus(kc: KubeConfig, s: StatusSettings, scope: St
     return [...await list(kind, s.storageNamespace), ...(scope.namespace === s.storageNamespace ? [] : await list(kind, scope.namespace))]
   }, [] as Obj[])
   const selector = { labelSelector: `${consumerLabel.key}=${consumerLabel.value}` }
-  const apps = kc.makeApiClient(AppsV1Api)
-  const batch = kc.makeApiClient(BatchV1Api)
-  const core = kc.makeApiClient(CoreV1Api)
+  const apps = apiClient(kc, AppsV1Api)
+  const batch = apiClient(kc, BatchV1Api)
+  const core = apiClient(kc, CoreV1Api)
   // Each kind's list of every namespace, or of the one asked for (-n).
   const ns = scope.namespace
   const either = <T>(all: (o: typeof selector) => Promise<T>, one: (o: typeof selector & { namespace: string }) => Promise<T>) =>

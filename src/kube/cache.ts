@@ -14,6 +14,7 @@ import { consumerShapeAnnotation, managedBy, namedSecretsAnnotation } from '../c
 import { describe, resources, type ManagedKind, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
 import type { ObjectStore, StoredObject } from './client.ts'
 import type { WithConditions } from '../core/reconcileplan.ts'
+import { apiClient } from './connections.ts'
 
 export interface KnownObjects {
   /** The object as last seen by a watch or created here; undefined when not known to exist. */
@@ -94,7 +95,7 @@ export interface Informers extends KnownObjects {
  * for `pageSize` objects at a time (client-go's reflector asks for 500).
  */
 export async function startInformers(kc: KubeConfig, storageNamespace: string, log: Logger, { pageSize = 500 } = {}): Promise<Informers> {
-  const co = kc.makeApiClient(CustomObjectsApi)
+  const co = apiClient(kc, CustomObjectsApi)
   const labelSelector = `${managedBy.key}=${managedBy.value}`
   // Objects this process created, until their watch event arrives. The event can also come before the create's
   // answer (then nothing would remove the entry, and a later delete would go unseen): so the informer's view wins

@@ -5,6 +5,7 @@ import { ApiException, CustomObjectsApi, KubeConfig, Observable, PatchStrategy, 
 import type { Deadline } from '../util/deadline.ts'
 import { apiTimedOut, ConfigError, KubernetesFailure } from '../core/errors.ts'
 import { describe, resources, type ManagedObject, type ObjectRef } from '../core/esoobjects.ts'
+import { apiClient } from './connections.ts'
 
 /** What ensure needs of a stored object: its labels, to tell secretwire's objects from anyone else's, and its shape annotation. */
 export interface StoredObject {
@@ -47,7 +48,7 @@ export class KubeObjectStore implements ObjectStore {
   private readonly api: CustomObjectsApi
 
   constructor(kc: KubeConfig) {
-    this.api = kc.makeApiClient(CustomObjectsApi)
+    this.api = apiClient(kc, CustomObjectsApi)
   }
 
   async get(ref: ObjectRef, { signal }: Deadline): Promise<StoredObject | undefined> {

@@ -8,6 +8,7 @@
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { abortable } from './client.ts'
+import { apiClient } from './connections.ts'
 
 export interface LeaderOptions {
   readonly namespace: string
@@ -28,7 +29,7 @@ export interface Leadership {
 
 export function electLeader(kc: KubeConfig, opts: LeaderOptions, log: Logger,
   callbacks: { started(): void, stopped(): void }): Leadership {
-  const api = kc.makeApiClient(CoordinationV1Api)
+  const api = apiClient(kc, CoordinationV1Api)
   const leaseDurationMs = opts.leaseDurationMs ?? 15_000
   const renewDeadlineMs = opts.renewDeadlineMs ?? 10_000
   const retryPeriodMs = opts.retryPeriodMs ?? 2_000

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
+import { apiClient } from '../kube/connections.ts'
 
 export interface Regarding {
   readonly apiVersion: string
@@ -19,7 +20,7 @@ export interface EventRecorder {
 }
 
 export function eventRecorder(kc: KubeConfig, instance: string, log: Logger): EventRecorder {
-  const api = kc.makeApiClient(EventsV1Api)
+  const api = apiClient(kc, EventsV1Api)
   return {
     async record(regarding, type, reason, action, note) {
       try {
