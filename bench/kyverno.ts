@@ -21,6 +21,7 @@ import { Agent, request } from 'node:https'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from '@kubernetes/client-node'
+import jsonpatch from 'fast-json-patch'
 import { parse } from 'yaml'
 import { injectionPolicy } from '../src/manifests/injection.ts'
 import { defaultGuardSettings } from '../src/manifests/policies.ts'
@@ -72,9 +73,11 @@ function start(name: string, cmd: string, args: string[], env: Record<string, st
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!(await probe().catch(() => false))) {
-    if (child !== undefined && child.exitCode !== null) throw new Error(`${what}: the process exited (${child.exitCode}); log in ${dir}`)
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}; logs in ${dir}`)
+  // A probe that fails counts as not yet, but its last error is said if the wait runs out.
+  let last = ''
+  while (!(await probe().catch((err: Error) => { last = `; last error: ${err.message}`; return false }))) {
+    if (child !== undefined && child.exitCode !== null) throw new Error(`${what}: the process exited (${child.exitCode}); log in ${dir}${last}`)
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}; logs in ${dir}${last}`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }
@@ -250,6 +253,8 @@ async function clearUpdateRequests(): Promise<void> {
   await co.deleteCollectionNamespacedCustomObject(ur)
 }
 
+/** How many measurements began with the control plane or the webhooks still busy (settle gave up). */
+let unsettled = 0
 async function settle(): Promise<void> {
   // Those its background controller has not processed yet: left, they would pile up in the informers and make each
   // create costlier than the last, and the controller's work would be billed to the next arm.
@@ -258,11 +263,16 @@ async function settle(): Promise<void> {
   // controllers resync): the API server settles below half a core, the webhooks below a twentieth, within 10 s.
   const hooks = [secretwire.child.pid!, kyverno.child.pid!, background.child.pid!]
   const sum = (pids: number[]) => pids.reduce((n, pid) => n + cpuSeconds(pid), 0)
+  let api = 0, hook = 0
   for (let i = 0; i < 10; i++) {
-    const api = cpuSeconds(cp.info.apiserverPid), hook = sum(hooks)
+    const api0 = cpuSeconds(cp.info.apiserverPid), hook0 = sum(hooks)
     await new Promise((r) => setTimeout(r, 1000))
-    if (cpuSeconds(cp.info.apiserverPid) - api < 0.5 && sum(hooks) - hook < 0.05) return
+    ;[api, hook] = [cpuSeconds(cp.info.apiserverPid) - api0, sum(hooks) - hook0]
+    if (api < 0.5 && hook < 0.05) return
   }
+  // Measured all the same, and said: the next arm may pay for some of this one's work.
+  unsettled++
+  log(`not settled within 10 s (last second: API server ${api.toFixed(2)} CPU-s, webhooks ${hook.toFixed(3)} CPU-s); measuring anyway`)
 }
 
 async function measure(arm: Arm, shape: Shape, rate: number | 'max'): Promise<Measured> {
@@ -340,7 +350,11 @@ for (const arm of ['secretwire', 'kyverno'] as const) {
   await until(`the ExternalSecret secretwire-grafana-db in ${namespaceOf(arm)}, made by ${arm}`, async () =>
     (await co.getNamespacedCustomObject({ ...externalSecrets, namespace: namespaceOf(arm), name: 'secretwire-grafana-db' })) !== undefined, 120_000)
 }
-log('the ExternalSecret secretwire-grafana-db exists in both namespaces (made by secretwire, and by Kyverno\'s background controller)')
+// Compared by spec, not only by name: a difference is said beside the numbers.
+const specOf = async (arm: 'secretwire' | 'kyverno') => ((await co.getNamespacedCustomObject({ ...externalSecrets, namespace: namespaceOf(arm), name: 'secretwire-grafana-db' })) as { spec?: object }).spec ?? {}
+const specDiff = jsonpatch.compare(await specOf('secretwire'), await specOf('kyverno')).map((op) => `${op.op} ${op.path}`)
+const sameSpec = specDiff.length === 0 ? 'the same spec' : `specs differing at ${specDiff.join(', ')}`
+log(`the ExternalSecret secretwire-grafana-db exists in both namespaces (made by secretwire, and by Kyverno's background controller), ${sameSpec}`)
 log('warm-up: one run per arm and shape at the lowest rate')
 for (const shape of ['pod', 'deployment-create', 'deployment-update'] as const) for (const arm of armsOf(shape)) await measure(arm, shape, rates[0]!)
 
@@ -363,7 +377,7 @@ const rows: string[] = []
 const { command, ...from } = provenance('bench:kyverno')
 await clearUpdateRequests()
 const json: Record<string, unknown> = {
-  command, ...from, updateRequestsCleared: updateRequests,
+  command, ...from, updateRequestsCleared: updateRequests, unsettledMeasurements: unsettled, externalSecretSpecDiff: specDiff,
   machine: machine(), kyverno: KYVERNO_VERSION, seconds, rounds, connections,
   // CPU-s of Kyverno's background controller over all measured runs (it works for the Deployment creates).
   backgroundControllerCpuSeconds: backgroundCpuSeconds,
@@ -433,8 +447,9 @@ ${rows.join('\n')}
 time from process start to wiring an annotated Pod, first start: secretwire ${(secretwireFirstWireMs / 1000).toFixed(1)} s, Kyverno ${(kyvernoFirstWireMs / 1000).toFixed(1)} s (its certificate and webhooks made)
 after a restart, median of ${starts} (range): secretwire ${seconds3(restarts.secretwire)}, Kyverno ${seconds3(restarts.kyverno)}
 RSS sampled every 500 ms under load, median of runs (highest sample): secretwire ${rss.secretwire!.sampledMedian.toFixed(0)} MiB (${rss.secretwire!.sampledMax.toFixed(0)}), Kyverno ${rss.kyverno!.sampledMedian.toFixed(0)} MiB (${rss.kyverno!.sampledMax.toFixed(0)}); process peak: ${rss.secretwire!.hwm.toFixed(0)} and ${rss.kyverno!.hwm.toFixed(0)} MiB
-Kyverno's background controller: ${backgroundCpuSeconds.toFixed(1)} CPU-s over the measured runs; UpdateRequests it had not processed, cleared between runs: ${updateRequests}
-the ExternalSecret secretwire-grafana-db existed in both namespaces before measuring (made by secretwire, and by Kyverno's background controller)
+Kyverno's background controller: ${backgroundCpuSeconds.toFixed(1)} CPU-s over the measured runs; UpdateRequests still there when cleared before each run (warm-up runs included; processed or not, they are deleted): ${updateRequests}
+the ExternalSecret secretwire-grafana-db existed in both namespaces before measuring (made by secretwire, and by Kyverno's background controller), ${sameSpec}
+measurements begun before the control plane and webhooks had settled (settle gave up after 10 s): ${unsettled}
 command: ${command}; commit ${json.commit as string}; raw numbers: ${out}`)
 await cleanup()
 process.exit(0)
