@@ -25,6 +25,8 @@ export interface Metrics {
   /** Whether this replica holds the reconciler's Lease. */
   recordLeading(leading: boolean): void
   recordReconciled(action: 'recreated' | 'collected'): void
+  /** A reconcile round has ended (leader only). */
+  recordRound(): void
   /** Consumer ExternalSecrets by ESO's sync state, as of the last reconcile. */
   recordSharedSecrets(states: Readonly<Record<'synced' | 'pending' | 'failed', number>>): void
   /** The store, with every API request counted and timed. */
@@ -103,6 +105,12 @@ export function createMetrics(): Metrics {
     labelNames: ['action'] as const,
     registers: [registry],
   })
+  // A leader whose rounds stop is otherwise silent (95e6cbb: one that led before its watches listed never ran one).
+  const lastRound = new Gauge({
+    name: 'secretwire_reconciler_last_round_timestamp_seconds',
+    help: 'Unix time the last reconcile round on this replica ended; with secretwire_reconciler_leading 1, it should stay within a few SECRETWIRE_RECONCILE_INTERVAL_SECONDS of now.',
+    registers: [registry],
+  })
   const sharedSecrets = new Gauge({
     name: 'secretwire_consumer_externalsecrets',
     help: 'The ExternalSecrets secretwire made in workload namespaces, by ESO\'s sync state (synced, pending, failed), as of the last reconcile (leader only).',
@@ -156,6 +164,9 @@ export function createMetrics(): Metrics {
     },
     recordReconciled(action) {
       reconciled.inc({ action })
+    },
+    recordRound() {
+      lastRound.set(Date.now() / 1000)
     },
     recordSharedSecrets(states) {
       for (const [state, n] of Object.entries(states)) sharedSecrets.set({ state }, n)

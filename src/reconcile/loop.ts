@@ -75,10 +75,10 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
     stopped: () => { deps.metrics.recordLeading(false); clearTimeout(timer) },
   })
 
-  // One call at a time; later calls share the one running. `running` is cleared in a `finally` handler, which
-  // always runs after this assignment: a call that finds nothing to do ends synchronously, and cleared inside the
-  // call it was set again right after, so every later call returned that settled promise and nothing was scheduled
-  // again (test/reconcile/loop.test.ts: a leader whose watches had not yet listed never reconciled).
+  // One call at a time: later calls share the one running. `running` is cleared in a `.finally` handler, which
+  // runs only after the assignment below. (Cleared at the end of an async body instead, a call with nothing to do,
+  // and so no await, cleared it before it was set; the settled promise then stood for good and nothing was
+  // scheduled again: test/reconcile/loop.test.ts.)
   function reconcile(): Promise<void> {
     running ??= once().finally(() => {
       running = undefined
@@ -89,7 +89,10 @@ export function startReconciler(deps: ReconcilerDeps, namespace: string): Reconc
 
   async function once(): Promise<void> {
     try {
-      if (leadership.leading && deps.informers.synced && watches.every((w) => w.synced)) await round()
+      if (leadership.leading && deps.informers.synced && watches.every((w) => w.synced)) {
+        await round()
+        deps.metrics.recordRound()
+      }
     } catch (err) {
       log.error({ err }, 'reconcile failed; retrying')
     }

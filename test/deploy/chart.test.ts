@@ -126,6 +126,20 @@ t.test('the default install makes its own CA and serving certificate for the Ser
   t.equal(cert.checkHost('secretwire.secretwire.svc'), 'secretwire.secretwire.svc', 'for the name the API server calls')
 })
 
+t.test('env can replace the shipped runtime settings (NODE_OPTIONS, MALLOC_ARENA_MAX) without a duplicate entry', async (t) => {
+  const envOf = (sets: string[]) => {
+    const rendered = template(sets)
+    t.equal(rendered.status, 0, rendered.stderr)
+    const deployment = objects(rendered.stdout).find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { env: { name: string, value?: string }[] }[] } } } }
+    return deployment.spec.template.spec.containers[0]!.env.filter((e) => e.name === 'NODE_OPTIONS' || e.name === 'MALLOC_ARENA_MAX')
+  }
+  t.strictSame(envOf([]).map((e) => e.name), ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'], 'shipped: both, once')
+  t.strictSame(envOf(['env.NODE_OPTIONS=--max-old-space-size=512']), [{ name: 'MALLOC_ARENA_MAX', value: '2' }, { name: 'NODE_OPTIONS', value: '--max-old-space-size=512' }],
+    'env.NODE_OPTIONS: the given value, once')
+  t.strictSame(envOf(['env.NODE_OPTIONS=', 'env.MALLOC_ARENA_MAX=8']), [{ name: 'MALLOC_ARENA_MAX', value: '8' }, { name: 'NODE_OPTIONS', value: '' }],
+    'an empty NODE_OPTIONS (Node.js defaults) and another arena count, each once')
+})
+
 t.test('the store and ESO\'s controller in values reach the guard policies, as the generator would write them', async (t) => {
   const rendered = template(['inAPIServerInjection=enabled', 'eso.storageNamespace=vault', 'eso.clusterSecretStore=team-store', 'eso.controller.namespace=eso', 'eso.controller.serviceAccount=eso-ctl'])
   t.equal(rendered.status, 0, rendered.stderr)

@@ -32,8 +32,10 @@ t.test('a leader whose watches are not yet synced starts reconciling once they a
   let listed = false
   const informers: Informers = new Proxy(real, { get: (target, key, receiver) => key === 'synced' ? listed && target.synced : Reflect.get(target, key, receiver) as unknown })
   const kube = new KubeObjectStore(kc)
+  const metrics = createMetrics()
+  const lastRound = async () => (await metrics.registry.getSingleMetric('secretwire_reconciler_last_round_timestamp_seconds')!.get()).values[0]?.value ?? 0
   const reconciler = startReconciler({
-    kc, config, informers, kube, store: new CachedStore(informers, kube), metrics: createMetrics(), log, events: eventRecorder(kc, 'test', log),
+    kc, config, informers, kube, store: new CachedStore(informers, kube), metrics, log, events: eventRecorder(kc, 'test', log),
   }, leases)
   t.teardown(() => reconciler.stop())
 
@@ -48,10 +50,14 @@ t.test('a leader whose watches are not yet synced starts reconciling once they a
   // Three reconcile intervals with the informers not synced.
   await new Promise((r) => setTimeout(r, 3000))
   t.equal(rounds(), 0, 'no round while the informers have not listed')
+  t.equal(await lastRound(), 0, 'secretwire_reconciler_last_round_timestamp_seconds: none yet')
+  const opened = Date.now() / 1000
   listed = true
   await until('a round once they have', () => rounds() > 0)
   t.pass('a round once they have')
   const after = rounds()
   await until('another round an interval later', () => rounds() > after)
   t.pass('and rounds every interval after that')
+  const last = await lastRound()
+  t.ok(last >= opened && last <= Date.now() / 1000, `secretwire_reconciler_last_round_timestamp_seconds: ${last}, since the watches listed`)
 })
