@@ -91,7 +91,18 @@ func run(o options) (err error) {
 	started := time.Now()
 	dir := o.dir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "secretwire-controlplane-"); err != nil {
+		// What runs killed outright left behind (stale.go); a failure here is said, not fatal.
+		removed, err := removeStale(os.TempDir(), time.Now())
+		if len(removed) > 0 {
+			fmt.Fprintf(os.Stderr, "controlplane: removed %d working directories of runs that were killed: %s\n", len(removed), strings.Join(removed, " "))
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "controlplane: removing the working directories of killed runs: %v\n", err)
+		}
+		if dir, err = os.MkdirTemp("", strings.TrimSuffix(dirPattern, "*")); err != nil {
+			return err
+		}
+		if err = writeOwner(dir); err != nil {
 			return err
 		}
 	} else if err = os.MkdirAll(dir, 0o700); err != nil {
