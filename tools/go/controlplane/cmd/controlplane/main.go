@@ -92,12 +92,12 @@ func run(o options) (err error) {
 	dir := o.dir
 	if dir == "" {
 		// What runs killed outright left behind (stale.go); a failure here is said, not fatal.
-		removed, err := removeStale(os.TempDir(), time.Now())
+		removed, sweepErr := removeStale(os.TempDir(), time.Now())
 		if len(removed) > 0 {
 			fmt.Fprintf(os.Stderr, "controlplane: removed %d working directories of runs that were killed: %s\n", len(removed), strings.Join(removed, " "))
 		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "controlplane: removing the working directories of killed runs: %v\n", err)
+		if sweepErr != nil {
+			fmt.Fprintf(os.Stderr, "controlplane: removing the working directories of killed runs: %v\n", sweepErr)
 		}
 		if dir, err = os.MkdirTemp("", strings.TrimSuffix(dirPattern, "*")); err != nil {
 			return err

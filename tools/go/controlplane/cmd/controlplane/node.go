@@ -34,26 +34,36 @@ type nodeOptions struct {
 // checkNodeNamespaces refuses to run a node on the machine itself: containerd and the kubelet would write to
 // the host's /run, /var/lib and /var/log.
 func checkNodeNamespaces() error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	fsTypes, err := mounts()
 	if err != nil {
 		return err
 	}
-	tmpfs := map[string]bool{}
+	for _, path := range []string{"/run", "/var/lib", "/var/log"} {
+		if fsTypes[path] != "tmpfs" {
+			return fmt.Errorf("--node-ip: %s is not a tmpfs of this run's own mount namespace; start the node with tools/node/with-node.ts", path)
+		}
+	}
+	return nil
+}
+
+// mounts maps each mount point this process sees to its filesystem type (/proc/self/mountinfo: the mount point is
+// the fifth field, the type the one after the "-" separator).
+func mounts() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	fsTypes := map[string]string{}
 	scanner := bufio.NewScanner(strings.NewReader(string(data)))
 	for scanner.Scan() {
 		fields := strings.Fields(scanner.Text())
 		for i, f := range fields {
 			if f == "-" && i+1 < len(fields) && len(fields) > 4 {
-				tmpfs[fields[4]] = fields[i+1] == "tmpfs"
+				fsTypes[fields[4]] = fields[i+1]
 			}
 		}
 	}
-	for _, path := range []string{"/run", "/var/lib", "/var/log"} {
-		if !tmpfs[path] {
-			return fmt.Errorf("--node-ip: %s is not a tmpfs of this run's own mount namespace; start the node with tools/node/with-node.ts", path)
-		}
-	}
-	return nil
+	return fsTypes, scanner.Err()
 }
 
 func newContainerd(dir string, o nodeOptions) (*server, error) {

@@ -9,7 +9,6 @@ package main
 // removing it would reach into whatever is mounted there.
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,30 +59,13 @@ func ownerAlive(dir string) (alive, known bool) {
 	return processStart(pid) == start, true
 }
 
-// mountPoints lists the mount points this process sees.
-func mountPoints() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var points []string
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if fields := strings.Fields(scanner.Text()); len(fields) > 4 {
-			points = append(points, fields[4])
-		}
-	}
-	return points, scanner.Err()
-}
-
 // removeStale removes the launcher directories under parent whose owner is gone, and returns them.
 func removeStale(parent string, now time.Time) ([]string, error) {
 	dirs, err := filepath.Glob(filepath.Join(parent, dirPattern))
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := mountPoints()
+	mounted, err := mounts()
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +79,7 @@ func removeStale(parent string, now time.Time) ([]string, error) {
 		if alive || (!known && now.Sub(info.ModTime()) < legacyMaxIdle) {
 			continue
 		}
-		if hasMountBeneath(mounts, dir) {
+		if hasMountBeneath(mounted, dir) {
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -108,8 +90,8 @@ func removeStale(parent string, now time.Time) ([]string, error) {
 	return removed, nil
 }
 
-func hasMountBeneath(mounts []string, dir string) bool {
-	for _, m := range mounts {
+func hasMountBeneath(mounted map[string]string, dir string) bool {
+	for m := range mounted {
 		if m == dir || strings.HasPrefix(m, dir+"/") {
 			return true
 		}
